@@ -1,0 +1,388 @@
+"""The expression language: a whitelisted subset of Python algebra.
+
+Text is parsed with :mod:`ast` and every node is converted into this module's own
+small node classes; anything not on the whitelist is rejected. Nothing is ever
+evaluated by Python: :mod:`nlopt_milp.core.ground` walks these nodes itself.
+
+Grammar (informally)::
+
+    expr   := number | name | name[args] | expr (+ - * /) expr | -expr | (expr)
+            | sum(expr for i in SET [for j in SET2] [if cond])
+    cond   := expr (<= >= == != < >) expr | cond and cond | cond or cond | not cond
+    constraint := expr (<= | >= | ==) expr
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Union
+
+MAX_LENGTH = 4000
+MAX_DEPTH = 60
+
+
+class ExprError(ValueError):
+    """An expression that is not in the language. `pos` is the 0-based column."""
+
+    def __init__(self, message: str, text: str = "", pos: int | None = None):
+        self.reason = message
+        self.text = text
+        self.pos = pos
+        where = f" at position {pos}" if pos is not None else ""
+        super().__init__(f"{message}{where}")
+
+
+# --- nodes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Str:
+    """A quoted set element, e.g. x['north'] or i != 'a'."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    args: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * /
+    left: "Node"
+    right: "Node"
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: "Node"
+
+
+@dataclass(frozen=True)
+class Generator:
+    index: str
+    set: str
+
+
+@dataclass(frozen=True)
+class Sum:
+    body: "Node"
+    generators: tuple[Generator, ...]
+    condition: "Node | None" = None
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str  # <= >= == != < >
+    left: "Node"
+    right: "Node"
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # and / or
+    values: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Node"
+
+
+Node = Union[Num, Str, Name, Index, BinOp, Neg, Sum, Compare, BoolOp, Not]
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_CMPOPS = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.Gt: ">"}
+CONSTRAINT_OPS = ("<=", ">=", "==")
+
+
+# --- parsing -------------------------------------------------------------------------
+
+
+def parse(text: str) -> Node:
+    """Parse an algebraic expression (no comparison at the top)."""
+    node = _parse(text)
+    if isinstance(node, (Compare, BoolOp, Not)):
+        raise ExprError("expected an expression, found a comparison", text, 0)
+    return node
+
+
+def parse_comparison(text: str) -> Compare:
+    """Parse a constraint `lhs <= rhs` (also >= and ==)."""
+    node = _parse(text)
+    if not isinstance(node, Compare) or node.op not in CONSTRAINT_OPS:
+        raise ExprError("expected a comparison 'lhs <= rhs', 'lhs >= rhs' or 'lhs == rhs'", text, 0)
+    return node
+
+
+def parse_condition(text: str) -> Node:
+    """Parse a filter such as `i != j and dist[i, j] > 0`."""
+    node = _parse(text)
+    if not isinstance(node, (Compare, BoolOp, Not)):
+        raise ExprError("expected a condition such as 'i != j'", text, 0)
+    return node
+
+
+def _parse(text: str) -> Node:
+    if not isinstance(text, str):
+        raise ExprError("expression must be a string")
+    if len(text) > MAX_LENGTH:
+        raise ExprError(f"expression longer than {MAX_LENGTH} characters", text)
+    if "\x00" in text:
+        raise ExprError("expression contains a NUL character", text)
+    stripped = text.strip()
+    if not stripped:
+        raise ExprError("empty expression", text, 0)
+    # Give the parser one line: newlines inside an expression are just spaces.
+    source = " ".join(stripped.splitlines())
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as e:
+        col = (e.offset - 1) if e.offset else None
+        raise ExprError(f"syntax error: {e.msg}", text, col) from None
+    except (ValueError, RecursionError, MemoryError):
+        raise ExprError("expression cannot be parsed", text) from None
+    return _Converter(source).convert(tree.body, 0)
+
+
+class _Converter:
+    def __init__(self, text: str):
+        self.text = text
+
+    def fail(self, node: ast.AST, message: str) -> ExprError:
+        return ExprError(message, self.text, getattr(node, "col_offset", None))
+
+    def convert(self, node: ast.AST, depth: int) -> Node:
+        if depth > MAX_DEPTH:
+            raise self.fail(node, "expression nested too deeply")
+        d = depth + 1
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str) and len(node.value) <= 200:
+                return Str(node.value)
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise self.fail(node, f"only numbers and quoted set elements are allowed as constants, not {type(node.value).__name__} {node.value!r:.30}")
+            return Num(float(node.value))
+        if isinstance(node, ast.Name):
+            return Name(self.check_name(node, node.id))
+        if isinstance(node, ast.Subscript):
+            if not isinstance(node.value, ast.Name):
+                raise self.fail(node, "only names can be indexed, e.g. x[i]")
+            name = self.check_name(node.value, node.value.id)
+            sl = node.slice
+            parts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+            if not parts:
+                raise self.fail(node, f"empty index on {name}")
+            for p in parts:
+                if isinstance(p, (ast.Slice, ast.Starred)):
+                    raise self.fail(p, "slices are not allowed in an index")
+            return Index(name, tuple(self.convert(p, d) for p in parts))
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                raise self.fail(node, f"operator {_op_symbol(node.op)} is not allowed (use + - * /)")
+            return BinOp(op, self.convert(node.left, d), self.convert(node.right, d))
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return Neg(self.convert(node.operand, d))
+            if isinstance(node.op, ast.UAdd):
+                return self.convert(node.operand, d)
+            if isinstance(node.op, ast.Not):
+                return Not(self.convert(node.operand, d))
+            raise self.fail(node, "operator ~ is not allowed")
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1:
+                raise self.fail(node, "chained comparisons are not allowed; write two constraints")
+            op = _CMPOPS.get(type(node.ops[0]))
+            if op is None:
+                raise self.fail(node, "only <= >= == != < > comparisons are allowed")
+            return Compare(op, self.convert(node.left, d), self.convert(node.comparators[0], d))
+        if isinstance(node, ast.BoolOp):
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            return BoolOp(op, tuple(self.convert(v, d) for v in node.values))
+        if isinstance(node, ast.Call):
+            return self.convert_call(node, d)
+        if isinstance(node, ast.Attribute):
+            raise self.fail(node, "attribute access (a.b) is not allowed")
+        if isinstance(node, (ast.Lambda,)):
+            raise self.fail(node, "lambda is not allowed")
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            raise self.fail(node, "comprehensions are only allowed inside sum(...)")
+        raise self.fail(node, f"{type(node).__name__} is not allowed in an expression")
+
+    def convert_call(self, node: ast.Call, depth: int) -> Node:
+        if not isinstance(node.func, ast.Name) or node.func.id != "sum":
+            what = node.func.id if isinstance(node.func, ast.Name) else "this"
+            raise self.fail(node, f"call of {what}(...) is not allowed; the only function is sum(... for i in SET)")
+        if node.keywords or len(node.args) != 1 or not isinstance(node.args[0], ast.GeneratorExp):
+            raise self.fail(node, "sum takes one generator: sum(expr for i in SET)")
+        gen = node.args[0]
+        generators: list[Generator] = []
+        conditions: list[Node] = []
+        for comp in gen.generators:
+            if comp.is_async:
+                raise self.fail(node, "async generators are not allowed")
+            if not isinstance(comp.target, ast.Name):
+                raise self.fail(comp.target, "a generator binds one name: for i in SET")
+            if not isinstance(comp.iter, ast.Name):
+                raise self.fail(comp.iter, "a generator runs over a declared set name: for i in SET")
+            generators.append(
+                Generator(self.check_name(comp.target, comp.target.id), self.check_name(comp.iter, comp.iter.id))
+            )
+            conditions.extend(self.convert(c, depth) for c in comp.ifs)
+        for c in conditions:
+            if not isinstance(c, (Compare, BoolOp, Not)):
+                raise ExprError("a sum filter must be a condition such as 'i != j'", self.text, node.col_offset)
+        condition = None
+        if len(conditions) == 1:
+            condition = conditions[0]
+        elif conditions:
+            condition = BoolOp("and", tuple(conditions))
+        return Sum(self.convert(gen.elt, depth), tuple(generators), condition)
+
+    def check_name(self, node: ast.AST, name: str) -> str:
+        if name.startswith("_"):
+            raise self.fail(node, f"names may not start with an underscore: {name}")
+        if name == "sum":
+            raise self.fail(node, "sum must be called: sum(expr for i in SET)")
+        return name
+
+
+def _op_symbol(op: ast.AST) -> str:
+    return {ast.Pow: "**", ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&",
+            ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}.get(type(op), type(op).__name__)
+
+
+# --- walking -------------------------------------------------------------------------
+
+
+def names(node: Node, bound: frozenset[str] = frozenset()) -> set[str]:
+    """Free names used in `node` (indexed names count by their base name)."""
+    out: set[str] = set()
+    _names(node, bound, out)
+    return out
+
+
+def _names(node: Node, bound: frozenset[str], out: set[str]) -> None:
+    if isinstance(node, Name):
+        if node.id not in bound:
+            out.add(node.id)
+    elif isinstance(node, Index):
+        out.add(node.name)
+        for a in node.args:
+            _names(a, bound, out)
+    elif isinstance(node, BinOp):
+        _names(node.left, bound, out)
+        _names(node.right, bound, out)
+    elif isinstance(node, (Neg, Not)):
+        _names(node.operand, bound, out)
+    elif isinstance(node, Compare):
+        _names(node.left, bound, out)
+        _names(node.right, bound, out)
+    elif isinstance(node, BoolOp):
+        for v in node.values:
+            _names(v, bound, out)
+    elif isinstance(node, Sum):
+        inner = bound | {g.index for g in node.generators}
+        out.update(g.set for g in node.generators)
+        _names(node.body, inner, out)
+        if node.condition is not None:
+            _names(node.condition, inner, out)
+
+
+# --- rendering -----------------------------------------------------------------------
+
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def to_text(node: Node) -> str:
+    """Render back to the expression language (parseable, minimal parentheses)."""
+    return _render(node, _TEXT)
+
+
+def to_latex(node: Node) -> str:
+    return _render(node, _LATEX)
+
+
+def to_python(node: Node, model_names: frozenset[str] | set[str], prefix: str = "m.") -> str:
+    """Render as Python source for a Pyomo rule: model components get `prefix`, index names don't."""
+    style = dict(_TEXT)
+    style["prefix"] = prefix
+    style["model_names"] = model_names
+    return _render(node, style)
+
+
+_TEXT = {"mul": " * ", "prefix": "", "latex": False}
+_LATEX = {"mul": " \\cdot ", "prefix": "", "latex": True}
+_LATEX_CMP = {"<=": "\\le", ">=": "\\ge", "==": "=", "!=": "\\ne", "<": "<", ">": ">"}
+
+
+def _fmt_num(v: float) -> str:
+    return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)
+
+
+def _latex_name(name: str) -> str:
+    if len(name) == 1:
+        return name
+    return "\\mathit{" + name.replace("_", "\\_") + "}"
+
+
+def _render(node: Node, style: dict, parent_prec: int = 0, right: bool = False) -> str:
+    latex = style["latex"]
+    r = lambda n, p=0, rt=False: _render(n, style, p, rt)  # noqa: E731
+    if isinstance(node, Num):
+        return _fmt_num(node.value)
+    if isinstance(node, Str):
+        return ("\\text{" + node.value.replace("_", "\\_") + "}") if latex else repr(node.value)
+    if isinstance(node, Name):
+        if latex:
+            return _latex_name(node.id)
+        return style["prefix"] + node.id if node.id in style.get("model_names", ()) else node.id
+    if isinstance(node, Index):
+        args = ", ".join(r(a) for a in node.args)
+        if latex:
+            return f"{_latex_name(node.name)}_{{{args.replace(' ', '')}}}"
+        return f"{style['prefix']}{node.name}[{args}]"
+    if isinstance(node, BinOp):
+        prec = _PREC[node.op]
+        if latex and node.op == "/":
+            return f"\\frac{{{r(node.left)}}}{{{r(node.right)}}}"
+        op = style["mul"] if node.op == "*" else f" {node.op} "
+        s = f"{r(node.left, prec)}{op}{r(node.right, prec, True)}"
+        # left-assoc: a right operand of equal precedence needs parentheses for - and /
+        need = prec < parent_prec or (right and prec == parent_prec)
+        return f"\\left({s}\\right)" if need and latex else f"({s})" if need else s
+    if isinstance(node, Neg):
+        s = f"-{r(node.operand, 3)}"
+        return f"({s})" if parent_prec >= 2 or right else s
+    if isinstance(node, Sum):
+        cond = f" if {r(node.condition)}" if node.condition is not None else ""
+        if latex:
+            sub = ", ".join(f"{g.index} \\in {_latex_name(g.set)}" for g in node.generators)
+            if node.condition is not None:
+                sub += " : " + r(node.condition)
+            s = f"\\sum_{{{sub}}} {r(node.body, 2)}"
+            return f"\\left({s}\\right)" if parent_prec >= 2 else s
+        gens = " ".join(f"for {g.index} in {style['prefix']}{g.set}" for g in node.generators)
+        return f"sum({r(node.body)} {gens}{cond})"
+    if isinstance(node, Compare):
+        op = _LATEX_CMP[node.op] if latex else node.op
+        return f"{r(node.left)} {op} {r(node.right)}"
+    if isinstance(node, BoolOp):
+        joiner = " \\land " if latex and node.op == "and" else " \\lor " if latex else f" {node.op} "
+        return joiner.join(f"({r(v)})" if isinstance(v, BoolOp) else r(v) for v in node.values)
+    if isinstance(node, Not):
+        return ("\\lnot " if latex else "not ") + r(node.operand, 3)
+    raise TypeError(f"not a node: {node!r}")

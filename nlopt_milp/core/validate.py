@@ -1,0 +1,323 @@
+"""Loading and validating formulations.
+
+`load` turns JSON text or a dict into a `Formulation`, and `check` finds every semantic
+problem. Each problem is an `Issue` with a JSON path (``constraints[3].slots.ratio``)
+and a one-line reason: these lines are shown to users and fed back to the LLM for
+self-correction, so they are precise and short.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from . import expr as E
+from .formulation import Formulation
+from .ground import Data, GroundError
+from .templates import BINARY, BINARY_LIST, CATALOG, CONSTANT, FRACTION, SlotError, emit, instances, parsed_slots
+
+MAX_ISSUES_PER_CONSTRAINT = 3
+
+
+@dataclass(frozen=True)
+class Issue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class FormulationError(ValueError):
+    """A formulation that cannot be used; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[Issue], source: str = ""):
+        self.issues = issues
+        self.source = source
+        head = f"{source}: " if source else ""
+        lines = "\n".join(f"  {i}" for i in issues[:50])
+        more = f"\n  ... and {len(issues) - 50} more" if len(issues) > 50 else ""
+        super().__init__(f"{head}invalid formulation ({len(issues)} problem{'s' if len(issues) != 1 else ''}):\n{lines}{more}")
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def load(obj, source: str = "") -> Formulation:
+    """Parse JSON text / a dict into a structurally valid Formulation (or raise FormulationError)."""
+    if isinstance(obj, (bytes, bytearray)):
+        try:
+            obj = obj.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise FormulationError([Issue("", f"not UTF-8 text (byte {e.start})")], source) from None
+    if isinstance(obj, str):
+        try:
+            obj = json.loads(obj)
+        except json.JSONDecodeError as e:
+            raise FormulationError([Issue("", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")], source) from None
+        except RecursionError:
+            raise FormulationError([Issue("", "JSON nested too deeply")], source) from None
+    if not isinstance(obj, dict):
+        raise FormulationError([Issue("", f"expected a JSON object, got {type(obj).__name__}")], source)
+    version = obj.get("version", "1")
+    if version not in ("1", 1):
+        raise FormulationError([Issue("version", f"unsupported format version {version!r}; this nlopt reads version 1")], source)
+    try:
+        return Formulation.model_validate(obj)
+    except ValidationError as e:
+        raise FormulationError(_pydantic_issues(e, obj), source) from None
+    except RecursionError:
+        raise FormulationError([Issue("", "JSON nested too deeply")], source) from None
+
+
+def load_file(path: str | Path) -> Formulation:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise FormulationError([Issue("", f"cannot read file: {e.strerror}")], str(p)) from None
+    return load(data, str(p))
+
+
+def load_valid(obj, source: str = "") -> Formulation:
+    """Load and check; raise FormulationError listing every problem."""
+    f = load(obj, source)
+    issues = check(f)
+    if issues:
+        raise FormulationError(issues, source)
+    return f
+
+
+def _pydantic_issues(err: ValidationError, obj: dict) -> list[Issue]:
+    issues: list[Issue] = []
+    seen: set[tuple[str, str]] = set()
+    for e in err.errors():
+        loc = list(e["loc"])
+        # Drop the discriminator tag pydantic inserts (constraints.3.ratio.slots -> constraints[3].slots)
+        if len(loc) >= 3 and loc[0] == "constraints" and isinstance(loc[1], int) and isinstance(loc[2], str) \
+                and loc[2] in CATALOG:
+            del loc[2]
+        # union members of parameter values / bounds: report once at the field
+        path = _path(loc)
+        msg = e["msg"]
+        if e["type"] == "union_tag_invalid":
+            msg = f"unknown template {e['input'].get('template')!r}" if isinstance(e.get("input"), dict) else msg
+            path = _path(loc + ["template"])
+            msg += "; known: " + ", ".join(CATALOG)
+        elif e["type"] == "union_tag_not_found":
+            path = _path(loc + ["template"])
+            msg = "missing template; one of: " + ", ".join(CATALOG)
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif e["type"] == "missing":
+            msg = "required field missing"
+        key = (_collapse_union(path), msg)
+        if key in seen:
+            continue
+        seen.add(key)
+        issues.append(Issue(_collapse_union(path), msg))
+    return issues
+
+
+def _path(loc: list) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _collapse_union(path: str) -> str:
+    # pydantic names union members in the path ("value.list[float][0]"); users need the field.
+    for marker in (".float", ".list[", ".str", ".int", ".constrained-str"):
+        i = path.find(marker)
+        if i != -1:
+            return path[:i]
+    return path
+
+
+# --- semantic checks -----------------------------------------------------------------
+
+
+def check(f: Formulation) -> list[Issue]:
+    """Every semantic problem of a structurally valid formulation."""
+    issues: list[Issue] = []
+    add = lambda path, msg: issues.append(Issue(path, msg))  # noqa: E731
+
+    # names are unique across sets, parameters and variables
+    owner: dict[str, str] = {}
+    for kind, items in (("sets", f.sets), ("parameters", f.parameters), ("variables", f.variables)):
+        for k, item in enumerate(items):
+            if item.name in owner:
+                add(f"{kind}[{k}].name", f"name {item.name} is already used by {owner[item.name]}")
+            else:
+                owner[item.name] = f"{kind}[{k}]"
+            if item.name == "sum":
+                add(f"{kind}[{k}].name", "sum is reserved")
+    for k, s in enumerate(f.sets):
+        seen = set()
+        for j, e in enumerate(s.elements):
+            if str(e) in seen:
+                add(f"sets[{k}].elements[{j}]", f"duplicate element {e!r}")
+            seen.add(str(e))
+    set_names = {s.name for s in f.sets}
+
+    data = Data(f)
+    for k, p in enumerate(f.parameters):
+        bad = [s for s in p.index if s not in set_names]
+        for s in bad:
+            add(f"parameters[{k}].index", f"unknown set {s}")
+        if not bad:
+            try:
+                table = data.table(p.name)
+                for v in table.values():
+                    if not math.isfinite(v):
+                        add(f"parameters[{k}].value", "values must be finite numbers")
+                        break
+            except GroundError as e:
+                add(f"parameters[{k}].value", str(e).replace(f"parameter {p.name}", "shape").strip())
+
+    for k, v in enumerate(f.variables):
+        for s in v.index:
+            if s not in set_names:
+                add(f"variables[{k}].index", f"unknown set {s}")
+        for which in ("lower", "upper"):
+            b = getattr(v, which)
+            if isinstance(b, str):
+                p = data.params.get(b)
+                if p is None:
+                    add(f"variables[{k}].{which}", f"{b} is not a parameter")
+                elif list(p.index) not in ([], list(v.index)):
+                    add(f"variables[{k}].{which}", f"parameter {b} is indexed by {p.index}, the variable by {v.index}")
+            elif isinstance(b, float) and not math.isfinite(b):
+                add(f"variables[{k}].{which}", "use null for no bound")
+        if isinstance(v.lower, (int, float)) and isinstance(v.upper, (int, float)) and v.lower > v.upper:
+            add(f"variables[{k}]", f"lower bound {v.lower:g} exceeds upper bound {v.upper:g}")
+    if issues:
+        return issues  # expressions cannot be checked against broken declarations
+
+    # objective
+    try:
+        obj = E.parse(f.objective.expr)
+        data.linear(obj, {})
+    except E.ExprError as e:
+        add("objective.expr", str(e))
+    except GroundError as e:
+        add("objective.expr", str(e))
+
+    model_names = set(owner)
+    cnames: dict[str, int] = {}
+    for k, c in enumerate(f.constraints):
+        path = f"constraints[{k}]"
+        if c.name in cnames:
+            add(f"{path}.name", f"name {c.name} is already used by constraints[{cnames[c.name]}]")
+        cnames.setdefault(c.name, k)
+        issues.extend(_check_constraint(c, path, data, model_names))
+    return issues
+
+
+def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[Issue]:
+    out: list[Issue] = []
+    bound: set[str] = set()
+    for j, b in enumerate(c.forall):
+        if b.set not in data.sets:
+            out.append(Issue(f"{path}.forall[{j}].set", f"unknown set {b.set}"))
+        if b.index in model_names:
+            out.append(Issue(f"{path}.forall[{j}].index", f"index {b.index} hides the model name {b.index}"))
+        if b.index in bound:
+            out.append(Issue(f"{path}.forall[{j}].index", f"index {b.index} is bound twice"))
+        bound.add(b.index)
+    over = getattr(c.slots, "over", None) or []
+    for j, b in enumerate(over):
+        if b.set not in data.sets:
+            out.append(Issue(f"{path}.slots.over[{j}].set", f"unknown set {b.set}"))
+    if c.where:
+        try:
+            E.parse_condition(c.where)
+        except E.ExprError as e:
+            out.append(Issue(f"{path}.where", str(e)))
+    try:
+        slots = parsed_slots(c)
+    except SlotError as e:
+        out.append(Issue(f"{path}.{e.path}", str(e.error)))
+        # report the other bad slots as well
+        for key, value in c.slots:
+            kind = CATALOG[c.template].slots.get(key)
+            if kind is None or value is None or f"slots.{key}" in e.path:
+                continue
+            for sub, text in (enumerate(value) if isinstance(value, list) else [(None, value)]):
+                try:
+                    E.parse_comparison(text) if kind == "comparison" else E.parse(text)
+                except E.ExprError as err:
+                    out.append(Issue(f"{path}.slots.{key}" + (f"[{sub}]" if sub is not None else ""), str(err)))
+    if out:
+        return out
+
+    tmpl = CATALOG[c.template]
+    if over:  # the assignment variable has free indices bound by `over`
+        slots["var"] = E.Sum(slots["var"], tuple(E.Generator(b.index, b.set) for b in over))
+    try:
+        envs = list(instances(c, data))
+    except (GroundError, E.ExprError) as e:
+        return [Issue(f"{path}.where", str(e))]
+    if not envs and c.forall:
+        return [Issue(f"{path}.forall", "no instances: the sets are empty or the filter excludes everything")]
+    for env in envs:
+        at = "" if not c.forall else " (for " + ", ".join(f"{b.index}={env[b.index]!r}" for b in c.forall) + ")"
+        for key, node in slots.items():
+            kind = tmpl.slots.get(key)
+            if kind is None or node is None:
+                continue
+            for sub, n in (enumerate(node) if isinstance(node, list) else [(None, node)]):
+                slot_path = f"{path}.slots.{key}" + (f"[{sub}]" if sub is not None else "")
+                msg = _check_slot(kind, n, env, data)
+                if msg and not any(i.path == slot_path for i in out):
+                    out.append(Issue(slot_path, msg + at))
+        if len(out) >= MAX_ISSUES_PER_CONSTRAINT:
+            return out
+    if out:
+        return out
+    # the template's own expansion: big-M derivation, generated algebra
+    try:
+        em = emit(c, data, set(model_names))
+        scratch = Data(data.formulation.model_copy(update={
+            "parameters": data.formulation.parameters + em.parameters,
+            "variables": data.formulation.variables + em.variables,
+        }))
+        for env in envs:
+            for _, cmp in em.comparisons:
+                scratch.linear(E.BinOp("-", cmp.left, cmp.right), env)
+    except (GroundError, E.ExprError) as e:
+        out.append(Issue(f"{path}.slots", str(e)))
+    return out
+
+
+def _check_slot(kind: str, node, env: dict, data: Data) -> str | None:
+    try:
+        if kind == "comparison":
+            data.linear(E.BinOp("-", node.left, node.right), env)
+            return None
+        if kind in (CONSTANT, FRACTION):
+            v = data.constant(node, env)
+            if kind == FRACTION and not 0 <= v <= 1:
+                return f"ratio must be between 0 and 1, got {v:g} (write 20% as 0.2)"
+            return None
+        lin = data.linear(node, env)
+        if kind in (BINARY, BINARY_LIST):
+            terms = lin.nonzero()
+            if not terms:
+                return "must contain a binary variable"
+            for key in terms:
+                if data.vars[key[0]].domain != "binary":
+                    return f"variable {key[0]} must be binary, it is {data.vars[key[0]].domain}"
+            if kind == BINARY and (len(terms) != 1 or next(iter(terms.values())) != 1 or lin.const):
+                return "must be a single binary variable"
+        return None
+    except (GroundError, E.ExprError) as e:
+        return str(e)

@@ -1,0 +1,1 @@
+"""LLM backends; import them from :mod:`nlopt_milp.formulate.llm`."""
