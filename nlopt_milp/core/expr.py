@@ -15,11 +15,12 @@ Grammar (informally)::
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass
 from typing import Union
 
 MAX_LENGTH = 4000
-MAX_DEPTH = 60
+MAX_DEPTH = 200  # nesting; a chain a + b + c + ... nests one level per term
 
 
 class ExprError(ValueError):
@@ -174,7 +175,13 @@ class _Converter:
                 return Str(node.value)
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.fail(node, f"only numbers and quoted set elements are allowed as constants, not {type(node.value).__name__} {node.value!r:.30}")
-            return Num(float(node.value))
+            try:
+                value = float(node.value)
+            except OverflowError:
+                value = math.inf
+            if not math.isfinite(value):
+                raise self.fail(node, "number too large")
+            return Num(value)
         if isinstance(node, ast.Name):
             return Name(self.check_name(node, node.id))
         if isinstance(node, ast.Subscript):
@@ -188,19 +195,19 @@ class _Converter:
             for p in parts:
                 if isinstance(p, (ast.Slice, ast.Starred)):
                     raise self.fail(p, "slices are not allowed in an index")
-            return Index(name, tuple(self.convert(p, d) for p in parts))
+            return Index(name, tuple(self.value(p, d, strings=True) for p in parts))
         if isinstance(node, ast.BinOp):
             op = _BINOPS.get(type(node.op))
             if op is None:
                 raise self.fail(node, f"operator {_op_symbol(node.op)} is not allowed (use + - * /)")
-            return BinOp(op, self.convert(node.left, d), self.convert(node.right, d))
+            return BinOp(op, self.value(node.left, d), self.value(node.right, d))
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                return Neg(self.convert(node.operand, d))
+                return Neg(self.value(node.operand, d))
             if isinstance(node.op, ast.UAdd):
-                return self.convert(node.operand, d)
+                return self.value(node.operand, d)
             if isinstance(node.op, ast.Not):
-                return Not(self.convert(node.operand, d))
+                return Not(self.cond(node.operand, d))
             raise self.fail(node, "operator ~ is not allowed")
         if isinstance(node, ast.Compare):
             if len(node.ops) != 1:
@@ -208,10 +215,10 @@ class _Converter:
             op = _CMPOPS.get(type(node.ops[0]))
             if op is None:
                 raise self.fail(node, "only <= >= == != < > comparisons are allowed")
-            return Compare(op, self.convert(node.left, d), self.convert(node.comparators[0], d))
+            return Compare(op, self.value(node.left, d, strings=True), self.value(node.comparators[0], d, strings=True))
         if isinstance(node, ast.BoolOp):
             op = "and" if isinstance(node.op, ast.And) else "or"
-            return BoolOp(op, tuple(self.convert(v, d) for v in node.values))
+            return BoolOp(op, tuple(self.cond(v, d) for v in node.values))
         if isinstance(node, ast.Call):
             return self.convert_call(node, d)
         if isinstance(node, ast.Attribute):
@@ -250,7 +257,23 @@ class _Converter:
             condition = conditions[0]
         elif conditions:
             condition = BoolOp("and", tuple(conditions))
-        return Sum(self.convert(gen.elt, depth), tuple(generators), condition)
+        return Sum(self.value(gen.elt, depth), tuple(generators), condition)
+
+    def value(self, node: ast.AST, depth: int, strings: bool = False) -> Node:
+        """An operand of arithmetic (quoted elements only where `strings`: indices, comparisons)."""
+        out = self.convert(node, depth)
+        if isinstance(out, (Compare, BoolOp, Not)):
+            raise self.fail(node, "a comparison or and/or/not cannot be used as a value here")
+        if isinstance(out, Str) and not strings:
+            raise self.fail(node, f"quoted element {out.value!r:.40} cannot be used in arithmetic")
+        return out
+
+    def cond(self, node: ast.AST, depth: int) -> Node:
+        """An operand of and/or/not: a comparison."""
+        out = self.convert(node, depth)
+        if not isinstance(out, (Compare, BoolOp, Not)):
+            raise self.fail(node, "and/or/not combine comparisons such as 'i != j'")
+        return out
 
     def check_name(self, node: ast.AST, name: str) -> str:
         if name.startswith("_"):
@@ -333,6 +356,14 @@ def _fmt_num(v: float) -> str:
     return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)
 
 
+_LATEX_SPECIAL = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
+                  "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
+
+
+def _latex_escape(s: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s)
+
+
 def _latex_name(name: str) -> str:
     if len(name) == 1:
         return name
@@ -345,7 +376,7 @@ def _render(node: Node, style: dict, parent_prec: int = 0, right: bool = False) 
     if isinstance(node, Num):
         return _fmt_num(node.value)
     if isinstance(node, Str):
-        return ("\\text{" + node.value.replace("_", "\\_") + "}") if latex else repr(node.value)
+        return ("\\text{" + _latex_escape(node.value) + "}") if latex else repr(node.value)
     if isinstance(node, Name):
         if latex:
             return _latex_name(node.id)
@@ -384,5 +415,8 @@ def _render(node: Node, style: dict, parent_prec: int = 0, right: bool = False) 
         joiner = " \\land " if latex and node.op == "and" else " \\lor " if latex else f" {node.op} "
         return joiner.join(f"({r(v)})" if isinstance(v, BoolOp) else r(v) for v in node.values)
     if isinstance(node, Not):
-        return ("\\lnot " if latex else "not ") + r(node.operand, 3)
+        inner = r(node.operand, 3)
+        if False:
+            inner = f"\\left({inner}\\right)" if latex else f"({inner})"
+        return ("\\lnot " if latex else "not ") + inner
     raise TypeError(f"not a node: {node!r}")

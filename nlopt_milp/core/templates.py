@@ -358,6 +358,15 @@ def emit(c, data: Data, taken: set[str]) -> Emission:
     return em.out
 
 
+def _unique(name: str, taken: set[str]) -> str:
+    out, k = name, 2
+    while out in taken:
+        tail = f"_{k}"
+        out, k = name[:64 - len(tail)] + tail, k + 1
+    taken.add(out)
+    return out
+
+
 def linearize(f: Formulation) -> Formulation:
     """Reduction: a formulation with templates -> one with only general linear constraints.
 
@@ -375,8 +384,10 @@ def linearize(f: Formulation) -> Formulation:
         variables += out.variables
         data = Data(f.model_copy(update={"parameters": params, "variables": variables}))
         for suffix, cmp in out.comparisons:
+            # a suffixed name must not clash with another constraint's name (or be cut back to c.name)
+            name = c.name if not suffix else _unique(c.name[:64 - len(suffix)] + suffix, taken)
             constraints.append(General(
-                template="general", name=(c.name + suffix)[:64], source=c.source, forall=c.forall, where=c.where,
+                template="general", name=name, source=c.source, forall=c.forall, where=c.where,
                 slots=GeneralSlots(expr=E.to_text(cmp)),
             ))
         for term in out.objective_terms:

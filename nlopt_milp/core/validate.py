@@ -8,6 +8,7 @@ self-correction, so they are precise and short.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from dataclasses import dataclass
@@ -105,12 +106,14 @@ def _pydantic_issues(err: ValidationError, obj: dict) -> list[Issue]:
         path = _path(loc)
         msg = e["msg"]
         if e["type"] == "union_tag_invalid":
-            msg = f"unknown template {e['input'].get('template')!r}" if isinstance(e.get("input"), dict) else msg
+            given = e["input"].get("template") if isinstance(e.get("input"), dict) else None
+            close = difflib.get_close_matches(str(given), list(CATALOG), n=1)
+            # the full catalog does not fit in a short line; the schema lists it
+            msg = f"unknown template {given!r:.40}" + (f"; did you mean {close[0]}?" if close else "; see the template catalog")
             path = _path(loc + ["template"])
-            msg += "; known: " + ", ".join(CATALOG)
         elif e["type"] == "union_tag_not_found":
             path = _path(loc + ["template"])
-            msg = "missing template; one of: " + ", ".join(CATALOG)
+            msg = "missing template; name one from the template catalog"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif e["type"] == "missing":

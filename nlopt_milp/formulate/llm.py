@@ -15,6 +15,7 @@ from .backends.base import (
     NoJSONFound,
     extract_json,
 )
+from .backends.batching import BatchingBackend
 from .backends.cache import CachedBackend, request_key
 from .backends.openai_compatible import (
     DEFAULT_BASE_URL,
@@ -29,6 +30,7 @@ __all__ = [
     "Backend",
     "BackendError",
     "BackendUnavailable",
+    "BatchingBackend",
     "CachedBackend",
     "ChatRequest",
     "Completion",

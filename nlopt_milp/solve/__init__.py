@@ -1,0 +1,145 @@
+"""Solve a formulation: Formulation -> LinearModel -> (Pyomo ->) solver -> SolveResult.
+
+Importing this package is cheap: Pyomo, highspy and OR-Tools are imported only
+when a solve runs (the CLI's `--help` must not pay for them).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .backends import SOLVERS, Options, run
+from .explain import explain_binding
+from ..core.templates import linearize
+from .iis import find_iis, origin_names
+from .linear_model import LinearModel, to_linear_model
+from .result import IISMember, SolveResult
+
+__all__ = [
+    "SOLVERS", "Agreement", "IISMember", "LinearModel", "SolveResult", "check_agreement",
+    "explain_binding", "solve", "solve_linear", "to_linear_model",
+]
+
+TRIVIAL_TOL = 1e-9
+IIS_TIME_LIMIT = 60.0
+
+
+def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: float | None = None,
+          threads: int | None = None, iis: bool = True) -> SolveResult:
+    """Solve a valid formulation. Never raises for solver trouble: status "error" instead.
+
+    solver: "highs" (default), "ortools" (CP-SAT for pure bounded integer models, else SCIP
+    for MILPs and GLOP for LPs), or one of "ortools-scip", "ortools-glop", "ortools-pdlp",
+    "ortools-cpsat". With `iis`, an infeasible result names the clashing constraints.
+    """
+    start = time.perf_counter()
+    try:
+        lf = linearize(f)
+        lm = to_linear_model(lf, linearized=True)
+        origins = origin_names(f, lf)
+    except Exception as e:  # grounding trouble on a formulation that slipped past validation
+        return SolveResult("error", solver=solver, seconds=time.perf_counter() - start,
+                           message=f"cannot build the model: {_short(e)}")
+    res = solve_linear(lm, solver, time_limit=time_limit, mip_gap=mip_gap, threads=threads, iis=iis,
+                       origins=origins)
+    res.seconds = round(time.perf_counter() - start, 6)
+    return res
+
+
+def solve_linear(lm: LinearModel, solver: str = "highs", time_limit: float | None = None,
+                 mip_gap: float | None = None, threads: int | None = None, iis: bool = True,
+                 origins: dict[str, str] | None = None) -> SolveResult:
+    """Solve a flat linear model (see `solve`); `origins` maps linearized to original constraint names."""
+    if solver not in SOLVERS:
+        return SolveResult("error", solver=solver, message=f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    trivial = _trivial(lm, solver, origins or {})
+    if trivial is not None:
+        return trivial
+    try:
+        res = run(lm, solver, Options(time_limit, mip_gap, threads))
+    except Exception as e:
+        return SolveResult("error", solver=solver, message=f"{solver} failed: {_short(e)}")
+    if res.status == "infeasible" and iis:
+        try:
+            limit = min(IIS_TIME_LIMIT, time_limit) if time_limit else IIS_TIME_LIMIT
+            members, note = find_iis(lm, origins, time_limit=limit)
+            res.iis = members
+            if note:
+                res.message += f"; {note}"
+        except Exception as e:
+            res.message += f"; no IIS: {_short(e)}"
+    return res
+
+
+def _trivial(lm: LinearModel, solver: str, origins: dict[str, str]) -> SolveResult | None:
+    """Rows without variables that are violated (`0 <= -1`), and models without variables."""
+    from .iis import origin_of
+
+    bad = [r for r in lm.rows if not r.coefs and not _holds(r)]
+    if bad:
+        groups: dict[str, IISMember] = {}
+        for r in bad:
+            name = origin_of(r.constraint, origins)
+            groups.setdefault(name, IISMember(name, lm.sources.get(r.constraint, ""))).rows.append(r.label)
+        return SolveResult("infeasible", solver=solver, iis=list(groups.values()),
+                           message="a constraint without variables is violated: " + ", ".join(groups))
+    if not lm.columns:
+        return SolveResult("optimal", objective=lm.objective_constant, solver=solver, message="no variables",
+                           gap=None, slacks={r.label: 0.0 for r in lm.rows} if lm.rows else {})
+    return None
+
+
+def _holds(r) -> bool:
+    if r.sense == "<=":
+        return 0.0 <= r.rhs + TRIVIAL_TOL
+    if r.sense == ">=":
+        return 0.0 >= r.rhs - TRIVIAL_TOL
+    return abs(r.rhs) <= TRIVIAL_TOL
+
+
+def _short(e: Exception, limit: int = 300) -> str:
+    text = f"{type(e).__name__}: {e}".strip()
+    text = text.splitlines()[0] if text else type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- agreement -------------------------------------------------------------------------
+
+@dataclass
+class Agreement:
+    results: dict[str, SolveResult] = field(default_factory=dict)
+    agree: bool = False
+    message: str = ""
+
+    def to_json(self) -> dict:
+        return {"agree": self.agree, "message": self.message,
+                "results": {k: r.to_json() for k, r in self.results.items()}}
+
+
+def check_agreement(f, solvers: tuple[str, ...] = ("highs", "ortools"), rel_tol: float = 1e-6,
+                    abs_tol: float = 1e-6, **opts) -> Agreement:
+    """Solve with several backends and compare status and objective.
+
+    Options (`time_limit`, `mip_gap`, `threads`, `iis`) go to every solve; with a `mip_gap`
+    objectives only need to agree within that gap.
+    """
+    opts.setdefault("iis", False)
+    results = {s: solve(f, solver=s, **opts) for s in solvers}
+    agree, message = compare(results, rel_tol=max(rel_tol, opts.get("mip_gap") or 0.0), abs_tol=abs_tol)
+    return Agreement(results, agree, message)
+
+
+def compare(results: dict[str, SolveResult], rel_tol: float = 1e-6, abs_tol: float = 1e-6) -> tuple[bool, str]:
+    """Same status (optimal and feasible count as one) and objectives within tolerance."""
+    items = list(results.items())
+    (n0, r0), rest = items[0], items[1:]
+    for n, r in rest:
+        if r.status != r0.status and not (r.has_solution and r0.has_solution):
+            return False, f"status differs: {n0} {r0.status}, {n} {r.status}"
+        if r0.objective is not None or r.objective is not None:
+            a, b = r0.objective, r.objective
+            if a is None or b is None or abs(a - b) > max(abs_tol, rel_tol * max(abs(a), abs(b))):
+                return False, f"objective differs: {n0} {a}, {n} {b}"
+    shown = f", objective {r0.objective:.10g}" if r0.objective is not None else ""
+    return True, f"{' and '.join(results)} agree: {r0.status}{shown}"

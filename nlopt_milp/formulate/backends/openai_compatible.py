@@ -9,6 +9,7 @@ That keeps `complete` and `acomplete` from drifting apart.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import time
@@ -36,6 +37,9 @@ _form_by_base_url: dict[str, str] = {}
 # "... Input should be 'text' or 'json_object' ...".
 _FORMAT_REJECTION = re.compile(r"response_format|json_schema|json_object|'text'", re.IGNORECASE)
 
+# vLLM refuses n > 1 at temperature 0: "n must be 1 when using greedy sampling".
+_N_REJECTION = re.compile(r"greedy|n must be 1", re.IGNORECASE)
+
 PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
 
@@ -57,6 +61,12 @@ class _Pause(NamedTuple):
 # A request plan yields _Call / _Pause and is sent back httpx.Response or the
 # httpx.TransportError the call raised (None after a pause).
 Plan = Generator[_Call | _Pause, Any, Any]
+
+
+@functools.cache
+def _ssl_context():
+    # Building one costs ~0.1 s (CA bundle); every client can share it.
+    return httpx.create_ssl_context()
 
 
 def _normalize_base_url(url: str) -> str:
@@ -104,7 +114,7 @@ class OpenAIBackend(Backend):
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._models: list[dict] | None = None  # GET /models entries, fetched once
         self._server_answered = False
-        self._client = httpx.Client(timeout=timeout, headers=self._headers)
+        self._client = httpx.Client(timeout=timeout, headers=self._headers, verify=_ssl_context())
         self._aclient: httpx.AsyncClient | None = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
 
@@ -270,16 +280,21 @@ class OpenAIBackend(Backend):
         texts: list[str] = []
         prompt_tokens = completion_tokens = 0
         answered_model = model
+        one_at_a_time = False
         # Servers may return fewer choices than asked (llama.cpp ignores n): ask again.
         while len(texts) < req.n:
             wanted = req.n - len(texts)
             # A follow-up with the same seed would repeat the same samples.
             seed = None if req.seed is None else req.seed + len(texts)
             while True:
-                body = self._chat_body(req, model, forms[0], wanted, seed, is_vllm)
+                n = 1 if one_at_a_time else wanted
+                body = self._chat_body(req, model, forms[0], n, seed, is_vllm)
                 resp = yield from self._request("POST", "/chat/completions", body)
                 if len(forms) > 1 and _is_format_rejection(resp, body):
                     forms.pop(0)
+                    continue
+                if n > 1 and 400 <= resp.status_code < 500 and _N_REJECTION.search(resp.text):
+                    one_at_a_time = True
                     continue
                 break
             if resp.status_code >= 400:
@@ -290,7 +305,8 @@ class OpenAIBackend(Backend):
                 data = resp.json()
                 choices = data["choices"]
             except (ValueError, KeyError, TypeError):
-                raise BackendError(f"unexpected reply from {self.base_url}/chat/completions: {resp.text[:200]!r}") from None
+                problem = f"unexpected reply from {self.base_url}/chat/completions: {resp.text[:200]!r}"
+                raise BackendError(problem) from None
             if not choices:
                 raise BackendError(f"{self.base_url}/chat/completions returned no choices")
             texts += [((c or {}).get("message") or {}).get("content") or "" for c in choices][:wanted]
@@ -363,7 +379,7 @@ class OpenAIBackend(Backend):
         # An AsyncClient's connections belong to the loop that opened them.
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aclient_loop is not loop:
-            self._aclient = httpx.AsyncClient(timeout=self.timeout, headers=self._headers)
+            self._aclient = httpx.AsyncClient(timeout=self.timeout, headers=self._headers, verify=_ssl_context())
             self._aclient_loop = loop
         return self._aclient
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from .base import Backend, BackendError, ChatRequest, Completion
 
+GREEDY_BELOW = 1e-5  # vLLM treats temperatures under this as greedy decoding
+
 
 def build_sampling_params(req: ChatRequest) -> Any:
     """vllm.SamplingParams for one request, with JSON-schema constrained decoding.
@@ -22,8 +24,10 @@ def build_sampling_params(req: ChatRequest) -> Any:
     from vllm import sampling_params as sp
 
     # max_tokens=None lets vLLM use the rest of the context (its default is 16).
+    # Greedy decoding has a single answer and vLLM refuses n > 1 for it; the
+    # caller repeats that answer.
     kwargs: dict[str, Any] = {
-        "n": req.n,
+        "n": 1 if req.temperature < GREEDY_BELOW else req.n,
         "temperature": req.temperature,
         "max_tokens": req.max_tokens,
         "seed": req.seed,
@@ -65,16 +69,19 @@ class VLLMBackend(Backend):
             outputs = self._llm.chat([r.messages for r in reqs], sampling_params=params, use_tqdm=False)
         # The batch's wall time, shared out evenly: per-request latency is not observable.
         seconds = (time.perf_counter() - started) / len(reqs)
-        return [
-            Completion(
-                texts=[o.text for o in out.outputs],
-                model=self.model,
-                prompt_tokens=len(out.prompt_token_ids or []),
-                completion_tokens=sum(len(o.token_ids) for o in out.outputs),
-                seconds=seconds,
+        completions = []
+        for req, out in zip(reqs, outputs):
+            texts = [o.text for o in out.outputs]
+            completions.append(
+                Completion(
+                    texts=(texts * req.n)[: req.n],  # greedy requests got one answer; repeat it
+                    model=self.model,
+                    prompt_tokens=len(out.prompt_token_ids or []),
+                    completion_tokens=sum(len(o.token_ids) for o in out.outputs),
+                    seconds=seconds,
+                )
             )
-            for out in outputs
-        ]
+        return completions
 
     def describe(self) -> dict:
         return {"backend": "vllm", "model": self.model, "engine": dict(self.engine_kwargs)}

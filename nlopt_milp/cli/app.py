@@ -1,0 +1,583 @@
+"""The `nlopt` command line.
+
+    nlopt solve --formulation model.json          # solve one formulation, rich output
+    nlopt solve --formulation batch.jsonl --json  # one JSON object per formulation
+    cat model.json | nlopt solve --formulation -  # stdin: a JSON object or JSON lines
+    nlopt check model.json                        # validate only
+    nlopt emit model.json --to lp -o model.lp     # export
+    nlopt schema                                  # the JSON Schema of the format
+    nlopt data import-nl4opt test.jsonl -o nl4opt.jsonl
+
+Heavy modules (pyomo, highspy, ortools, datasets, httpx, ...) are imported inside the
+command functions only, so `nlopt --help` stays fast; a test guards this.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import __version__
+from . import render
+from .inputs import InputError, Record, load_records
+
+# --- exit codes ----------------------------------------------------------------------
+
+EXIT_OK = 0  # a solution was found (check: every formulation is valid)
+EXIT_INVALID = 2  # invalid input: unreadable file, bad JSON, invalid formulation, bad usage
+EXIT_INFEASIBLE = 3
+EXIT_UNBOUNDED = 4
+EXIT_SOLVER = 5  # solver failure, time limit without a solution, or --check disagreement
+EXIT_LLM = 6  # reserved: LLM backend unreachable (plain-language path)
+
+_STATUS_EXIT = {
+    "optimal": EXIT_OK,
+    "feasible": EXIT_OK,
+    "infeasible": EXIT_INFEASIBLE,
+    "unbounded": EXIT_UNBOUNDED,
+    "time_limit": EXIT_SOLVER,
+    "error": EXIT_SOLVER,
+}
+
+EXIT_CODES_HELP = """[bold]Exit codes[/bold]
+  0  a solution was found (optimal, or feasible within the limits); for check: all valid
+  2  invalid input: missing/unreadable file, bad JSON, invalid formulation, bad usage
+  3  the model is infeasible
+  4  the model is unbounded
+  5  solver failure, time limit without a solution, or (--check) the solvers disagree
+  6  LLM backend unreachable (plain-language problems)
+With several formulations (.jsonl or JSON lines on stdin) every one is processed and
+the exit code is the largest of their codes."""
+
+app = typer.Typer(
+    name="nlopt",
+    help=(
+        "Turn optimization problems into MILP models, solve them with HiGHS or OR-Tools, "
+        "and explain the answer.\n\n"
+        "Formulations are JSON files in the five-element format (sets, parameters, "
+        "variables, objective, constraints); see [bold]nlopt schema[/bold]."
+    ),
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+data_app = typer.Typer(
+    help="Datasets: convert public benchmarks into formulation JSON lines.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(data_app, name="data")
+
+
+class SolverName(str, enum.Enum):
+    highs = "highs"
+    ortools = "ortools"
+
+
+class EmitFormat(str, enum.Enum):
+    pyomo = "pyomo"
+    lp = "lp"
+    mps = "mps"
+    latex = "latex"
+    markdown = "markdown"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"nlopt {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", help="Print the version and exit.", callback=_version_callback, is_eager=True),
+    ] = None,
+) -> None:
+    """Turn optimization problems into MILP models, solve them with HiGHS or OR-Tools, and explain the answer."""
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _fail(source: str, message: str, json_output: bool = False, kind: str = "solve") -> None:
+    """Report a whole-input error (stderr, and a JSON object with --json) and exit 2."""
+    render.print_input_error(source, message)
+    if json_output:
+        issue = [{"path": "", "message": message}]
+        if kind == "check":
+            render.write_json({"source": source, "valid": False, "issues": issue})
+        else:
+            render.write_json({"name": "", "source": source, "status": "invalid", "objective": None,
+                               "values": {}, "message": message, "issues": issue})
+    raise typer.Exit(EXIT_INVALID)
+
+
+def _load(path: str, json_output: bool, kind: str = "solve") -> list[Record]:
+    try:
+        return load_records(path)
+    except InputError as e:
+        _fail(e.source, e.message, json_output, kind)
+    raise AssertionError("unreachable")
+
+
+def _issues_json(issues) -> list[dict]:
+    return [{"path": i.path, "message": i.message} for i in issues]
+
+
+def _plain(obj):
+    """A JSON-able copy of a result field (dataclasses, pydantic models, tuples)."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "model_dump"):
+        return _plain(obj.model_dump())
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: _plain(getattr(obj, k)) for k in obj.__dataclass_fields__}
+    return str(obj)
+
+
+RESULT_FIELDS = ("status", "objective", "values", "solver", "seconds", "gap", "message", "duals", "slacks", "iis")
+
+
+def result_dict(result) -> dict:
+    """The JSON form of a SolveResult: its own `to_json()`, completed with the documented fields."""
+    d: dict = {}
+    try:
+        j = result.to_json()
+        d = json.loads(j) if isinstance(j, (str, bytes)) else dict(j)
+    except Exception:
+        d = {}
+    for key in RESULT_FIELDS:
+        if key not in d:
+            d[key] = _plain(getattr(result, key, None))
+    if d.get("values") is None:
+        d["values"] = {}
+    return d
+
+
+def exit_code_of(result) -> int:
+    code = getattr(result, "exit_code", None)
+    if isinstance(code, int):
+        return code
+    return _STATUS_EXIT.get(getattr(result, "status", "error"), EXIT_SOLVER)
+
+
+def _has_solution(result) -> bool:
+    return getattr(result, "status", "") in ("optimal", "feasible", "time_limit") and bool(getattr(result, "values", None))
+
+
+def _agreement_items(agreement) -> list[tuple[str, object]]:
+    """(backend name, SolveResult) pairs of a check_agreement answer."""
+    res = getattr(agreement, "results", None) or []
+    if isinstance(res, dict):
+        return [(str(k), r) for k, r in res.items()]
+    return [(str(getattr(r, "solver", "?")), r) for r in res]
+
+
+class _ErrorResult:
+    """Stand-in SolveResult when the solve layer raised (reported as status `error`, exit 5)."""
+
+    def __init__(self, solver: str, message: str):
+        self.status = "error"
+        self.objective = None
+        self.values: dict = {}
+        self.solver = solver
+        self.seconds = 0.0
+        self.gap = None
+        self.message = message
+        self.duals: dict = {}
+        self.slacks: dict = {}
+        self.iis: list = []
+        self.exit_code = EXIT_SOLVER
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in RESULT_FIELDS}
+
+
+def _debug() -> bool:
+    return os.environ.get("NLOPT_DEBUG", "") not in ("", "0")
+
+
+# --- solve ---------------------------------------------------------------------------
+
+
+def solve_problem_text(
+    problem: str,
+    *,
+    solver: str,
+    time_limit: float | None,
+    mip_gap: float | None,
+    threads: int | None,
+    check: bool,
+    json_output: bool,
+) -> int:
+    """LLM PIPELINE HOOK (placeholder): solve a plain-language problem text file.
+
+    The lead replaces this with the formulate pipeline (read PROBLEM, ask the LLM for a
+    formulation, validate/repair, then solve exactly like `--formulation`). It returns the
+    exit code; an unreachable LLM backend is exit code 6.
+    """
+    render.print_input_error(problem, "LLM pipeline not available in this build; use --formulation F")
+    raise typer.Exit(EXIT_INVALID)
+
+
+def _solve_one(rec: Record, *, solver: str, opts: dict, check: bool, json_output: bool, show_header: bool) -> int:
+    if not rec.valid:
+        render.print_issues(rec.source, rec.issues)
+        if json_output:
+            render.write_json({
+                "name": rec.name, "source": rec.source, "status": "invalid", "objective": None, "values": {},
+                "message": f"invalid formulation ({len(rec.issues)} problem{'s' if len(rec.issues) != 1 else ''})",
+                "issues": _issues_json(rec.issues),
+            })
+        return EXIT_INVALID
+
+    f = rec.formulation
+    agreement = None
+    try:
+        if check:
+            from ..solve import check_agreement
+
+            agreement = check_agreement(f, **opts)
+            items = _agreement_items(agreement)
+            result = next((r for n, r in items if n == solver or getattr(r, "solver", "") == solver),
+                          items[0][1] if items else None)
+            if result is None:
+                result = _ErrorResult(solver, getattr(agreement, "message", "") or "no solver results")
+        else:
+            from ..solve import solve as solve_formulation
+
+            result = solve_formulation(f, solver=solver, **opts)
+    except Exception as e:  # never a traceback: report as a solver failure
+        if _debug():
+            raise
+        result = _ErrorResult(solver, f"{type(e).__name__}: {e}")
+
+    code = exit_code_of(result)
+    if agreement is not None and not getattr(agreement, "agree", False):
+        code = max(code, EXIT_SOLVER)
+
+    if json_output:
+        d = {"name": f.name, "source": rec.source, **result_dict(result)}
+        if agreement is not None:
+            d["check"] = {
+                "agree": bool(getattr(agreement, "agree", False)),
+                "message": getattr(agreement, "message", ""),
+                "results": [
+                    {"backend": n, **{k: _plain(getattr(r, k, None))
+                                      for k in ("solver", "status", "objective", "seconds", "message")}}
+                    for n, r in _agreement_items(agreement)
+                ],
+            }
+        d["exit_code"] = code
+        render.write_json(d)
+        return code
+
+    con = render.out()
+    if show_header:
+        con.rule(f"[bold]{render.escape(rec.source)}[/]", align="left")
+    try:
+        con.print(render.summary_renderable(f, render.model_summary(f), rec.source))
+    except Exception as e:  # the summary is a nicety; never fail on it
+        if _debug():
+            raise
+        con.print(f"[dim](model summary unavailable: {render.escape(str(e))})[/]")
+    con.print(render.status_renderable(result, agreement))
+    if agreement is not None:
+        for _, r in _agreement_items(agreement):
+            con.print(f"  [dim]{render.escape(str(getattr(r, 'solver', '?')))}:[/] "
+                      f"{getattr(r, 'status', '?')}, objective {render.fmt(getattr(r, 'objective', None))}")
+    status = getattr(result, "status", "error")
+    if _has_solution(result):
+        con.print(render.values_renderable(result.values, f))
+        if status == "optimal" and getattr(result, "duals", None):
+            lines = _binding_lines(f, result)
+            if lines is not None:
+                con.print(render.binding_renderable(lines))
+    if status == "infeasible":
+        con.print(render.iis_renderable(getattr(result, "iis", None) or []))
+    return code
+
+
+def _binding_lines(f, result) -> list[str] | None:
+    """Plain-word shadow prices for LPs; None for MIPs or when unavailable."""
+    try:
+        from ..solve import to_linear_model
+        from ..solve.explain import explain_binding
+
+        lm = to_linear_model(f)
+        if lm.is_mip:
+            return None
+        return list(explain_binding(lm, result, f))
+    except Exception:
+        if _debug():
+            raise
+        return None
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def solve(
+    problem: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="[PROBLEM]",
+            help="A plain-language problem text file (solved through the LLM pipeline). "
+                 "Leave out when using --formulation.",
+            show_default=False,
+        ),
+    ] = None,
+    formulation: Annotated[
+        Optional[str],
+        typer.Option(
+            "--formulation", "-f", metavar="F",
+            help="Formulation to solve: a .json file (one formulation), a .jsonl file (one per line, "
+                 "solved in order), or - for stdin (a JSON object or JSON lines, detected).",
+            show_default=False,
+        ),
+    ] = None,
+    solver: Annotated[
+        SolverName, typer.Option("--solver", "-s", help="Solver backend: HiGHS (via Pyomo) or OR-Tools.")
+    ] = SolverName.highs,
+    time_limit: Annotated[
+        Optional[float], typer.Option("--time-limit", "-t", min=0, metavar="SECONDS",
+                                      help="Stop the solver after this many seconds (per formulation).")
+    ] = None,
+    mip_gap: Annotated[
+        Optional[float], typer.Option("--mip-gap", min=0, metavar="GAP",
+                                      help="Relative MIP gap at which to stop, e.g. 0.01 for 1%.")
+    ] = None,
+    threads: Annotated[
+        Optional[int], typer.Option("--threads", min=1, metavar="N", help="Number of solver threads.")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Solve with both HiGHS and OR-Tools and compare status and objective; "
+                                           "a disagreement is reported and exits with code 5.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per formulation (JSON lines) instead of tables.")
+    ] = False,
+) -> None:
+    """Solve a formulation (or a plain-language problem) and explain the answer.
+
+    Prints a model summary, the status, the nonzero variable values, for linear programs
+    the binding constraints with their shadow prices, and for infeasible models the
+    conflicting constraints with the sentences they come from.
+    """
+    if problem is not None and formulation is not None:
+        render.print_input_error("usage", "give either a PROBLEM text file or --formulation F, not both")
+        raise typer.Exit(EXIT_INVALID)
+    if problem is None and formulation is None:
+        render.print_input_error("usage", "give a PROBLEM text file or --formulation F (see nlopt solve --help)")
+        raise typer.Exit(EXIT_INVALID)
+    opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+    if problem is not None:
+        raise typer.Exit(solve_problem_text(problem, solver=solver.value, check=check, json_output=json_output,
+                                            **opts))
+    records = _load(formulation, json_output)
+    codes = [
+        _solve_one(rec, solver=solver.value, opts=opts, check=check, json_output=json_output,
+                   show_header=len(records) > 1)
+        for rec in records
+    ]
+    raise typer.Exit(max(codes, default=EXIT_OK))
+
+
+# --- check ---------------------------------------------------------------------------
+
+
+@app.command("check", epilog="[bold]Exit codes[/bold]: 0 every formulation is valid; 2 otherwise.")
+def check_cmd(
+    formulation: Annotated[
+        str, typer.Argument(metavar="F", help="A .json file, a .jsonl file (one per line), or - for stdin.")
+    ],
+    json_output: Annotated[
+        bool, typer.Option("--json", help='Print {"valid": bool, "issues": [{"path", "message"}]} per formulation.')
+    ] = False,
+) -> None:
+    """Validate formulations without solving them.
+
+    Prints OK and a model summary, or every problem found as `path: message`.
+    """
+    records = _load(formulation, json_output, kind="check")
+    code = EXIT_OK
+    con = render.out()
+    for rec in records:
+        if json_output:
+            render.write_json({"name": rec.name, "source": rec.source, "valid": rec.valid,
+                               "issues": _issues_json(rec.issues)})
+        elif rec.valid:
+            con.print(f"[bold green]OK[/] {render.escape(rec.source)}")
+            try:
+                con.print(render.summary_renderable(rec.formulation, render.model_summary(rec.formulation),
+                                                    rec.source))
+            except Exception as e:
+                con.print(f"[dim](model summary unavailable: {render.escape(str(e))})[/]")
+        else:
+            render.print_issues(rec.source, rec.issues)
+        if not rec.valid:
+            code = EXIT_INVALID
+    raise typer.Exit(code)
+
+
+# --- emit ----------------------------------------------------------------------------
+
+
+@app.command(epilog="[bold]Exit codes[/bold]: 0 written; 2 invalid input; 5 export failed.")
+def emit(
+    formulation: Annotated[
+        str, typer.Argument(metavar="F", help="A .json file, a one-line .jsonl file, or - for stdin.")
+    ],
+    to: Annotated[
+        EmitFormat, typer.Option("--to", help="Output format: a Pyomo script, LP or MPS file, LaTeX, or Markdown.")
+    ],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", metavar="OUT", help="Write here instead of stdout.",
+                                     dir_okay=False)
+    ] = None,
+) -> None:
+    """Export a formulation as a Pyomo model, an LP or MPS file, LaTeX, or Markdown."""
+    records = _load(formulation, False)
+    if len(records) != 1:
+        render.print_input_error(records[0].source.rsplit(":", 1)[0],
+                                 f"holds {len(records)} formulations; emit exports one at a time")
+        raise typer.Exit(EXIT_INVALID)
+    rec = records[0]
+    if not rec.valid:
+        render.print_issues(rec.source, rec.issues)
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        from ..solve.export import emit as emit_formulation
+
+        text = emit_formulation(rec.formulation, to.value)
+    except Exception as e:
+        if _debug():
+            raise
+        render.print_input_error(rec.source, f"export to {to.value} failed: {type(e).__name__}: {e}")
+        raise typer.Exit(EXIT_SOLVER)
+    data = text if isinstance(text, bytes) else str(text).encode("utf-8")
+    if output is None:
+        sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(data.decode("utf-8"))
+        if not data.endswith(b"\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        return
+    try:
+        output.write_bytes(data)
+    except OSError as e:
+        render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
+        raise typer.Exit(EXIT_INVALID)
+    render.err().print(f"Wrote {to.value} to {render.escape(str(output))}")
+
+
+# --- schema --------------------------------------------------------------------------
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", metavar="OUT", help="Write here instead of stdout.",
+                                     dir_okay=False)
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the formulation format (pretty JSON)."""
+    from ..core.formulation import json_schema
+
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
+        raise typer.Exit(EXIT_INVALID)
+
+
+# --- data ----------------------------------------------------------------------------
+
+
+@data_app.command("import-nl4opt", epilog="[bold]Exit codes[/bold]: 0 written (even if some records failed); "
+                                          "2 unreadable input, or no record could be converted.")
+def import_nl4opt_cmd(
+    source: Annotated[Path, typer.Argument(metavar="IN.jsonl", help="An NL4Opt split in its original JSON lines form.",
+                                           show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.jsonl",
+                                         help="Where to write the formulations (JSON lines).", dir_okay=False)],
+    integer: Annotated[bool, typer.Option("--integer", help="Declare every variable integer instead of continuous.")]
+    = False,
+) -> None:
+    """Convert an NL4Opt split into formulation JSON lines.
+
+    Writes one line per input record, {id, document, formulation, error, notes}, in input
+    order; records that cannot be converted keep their error and a null formulation.
+    `nlopt solve --formulation OUT.jsonl` and `nlopt check OUT.jsonl` read this file directly.
+    """
+    if not source.exists():
+        render.print_input_error(str(source), "no such file")
+        raise typer.Exit(EXIT_INVALID)
+    if source.is_dir():
+        render.print_input_error(str(source), "is a directory, not a JSON lines file")
+        raise typer.Exit(EXIT_INVALID)
+    from ..data.nl4opt import import_nl4opt, write_jsonl
+
+    try:
+        problems = list(import_nl4opt(source, integer=integer))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        if _debug():
+            raise
+        msg = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else f"cannot import: {e}"
+        render.print_input_error(str(source), msg)
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        write_jsonl(problems, output)
+    except OSError as e:
+        render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
+        raise typer.Exit(EXIT_INVALID)
+    failed = [p for p in problems if not getattr(p, "ok", getattr(p, "formulation", None) is not None)]
+    con = render.out()
+    con.print(f"Read {len(problems)} record{'s' if len(problems) != 1 else ''}: "
+              f"[bold green]{len(problems) - len(failed)}[/] converted, [bold]{len(failed)}[/] failed; "
+              f"wrote {render.escape(str(output))}")
+    for p in failed:
+        render.err().print(f"  [yellow]{render.escape(str(getattr(p, 'id', '?')))}[/]: "
+                           f"{render.escape(str(getattr(p, 'error', '') or 'not converted'))}")
+    if not problems or len(failed) == len(problems):
+        raise typer.Exit(EXIT_INVALID)
+
+
+# --- entry point ---------------------------------------------------------------------
+
+
+def main() -> None:
+    """Console-script entry point (`nlopt`)."""
+    try:
+        app(prog_name="nlopt")
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        # e.g. `nlopt solve ... --json | head -1`
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""The LLM half of the CLI: `solve PROBLEM`, `formulate`, `backends`.
+
+Heavy modules (httpx, pyomo, the pipeline) are imported inside functions so that
+`nlopt --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from . import render
+
+EXIT_INVALID = 2
+EXIT_SOLVER = 5
+EXIT_BACKEND = 6
+EXIT_NO_FORMULATION = 7
+MAX_PROBLEM_CHARS = 100_000
+
+
+@dataclass
+class LLMOptions:
+    """Options shared by every command that talks to a model."""
+
+    backend: str = "openai"
+    base_url: str | None = None
+    model: str | None = None
+    cache: str | None = None
+    mode: str = "staged"
+    samples: int = 1
+    max_repairs: int = 3
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    timeout: float = 120.0
+
+
+class ProblemTextError(ValueError):
+    pass
+
+
+def read_problem_text(path: str) -> tuple[str, str]:
+    """(text, source name) of a problem file or stdin ('-'); ProblemTextError says what is wrong."""
+    source = "<stdin>" if path == "-" else path
+    if path == "-":
+        raw = sys.stdin.buffer.read(MAX_PROBLEM_CHARS * 4 + 1)
+    else:
+        p = Path(path)
+        if p.is_dir():
+            raise ProblemTextError(f"{source}: is a directory, not a problem text file")
+        try:
+            size = p.stat().st_size
+            if size > MAX_PROBLEM_CHARS * 4:
+                raise ProblemTextError(f"{source}: {size:,} bytes is too large for a problem text "
+                                       f"(limit {MAX_PROBLEM_CHARS:,} characters)")
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            raise ProblemTextError(f"{source}: no such file") from None
+        except OSError as e:
+            raise ProblemTextError(f"{source}: cannot read: {e.strerror}") from None
+    if b"\x00" in raw:
+        raise ProblemTextError(f"{source}: looks like a binary file (NUL byte at offset {raw.index(b'\x00')}); "
+                               "expected plain text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ProblemTextError(f"{source}: not UTF-8 text (invalid byte at offset {e.start}); "
+                               "convert it with iconv -t UTF-8") from None
+    text = text.strip()
+    if not text:
+        raise ProblemTextError(f"{source}: is empty; write the optimization problem in plain language")
+    if len(text) > MAX_PROBLEM_CHARS:
+        raise ProblemTextError(f"{source}: {len(text):,} characters is too long (limit {MAX_PROBLEM_CHARS:,})")
+    return text, source
+
+
+def make_backend(o: LLMOptions):
+    """The configured backend, wrapped in the replay cache when asked."""
+    from ..formulate.llm import BatchingBackend, CachedBackend, OpenAIBackend, VLLMBackend
+
+    if o.backend == "vllm":
+        model = o.model or os.environ.get("NLOPT_MODEL")
+        if not model:
+            raise typer.BadParameter("--backend vllm needs --model (or NLOPT_MODEL): the model to load")
+        inner = BatchingBackend(VLLMBackend(model))
+    elif o.backend == "openai":
+        inner = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=o.timeout)
+    else:
+        raise typer.BadParameter(f"unknown backend {o.backend!r}; use openai or vllm")
+    if o.cache:
+        return CachedBackend(inner, o.cache)
+    return inner
+
+
+def make_pipeline(o: LLMOptions, backend, **kw):
+    from ..formulate.pipeline import Pipeline
+
+    return Pipeline(backend, mode=o.mode, samples=o.samples, max_repairs=o.max_repairs,
+                    temperature=o.temperature, max_tokens=o.max_tokens, seed=o.seed, **kw)
+
+
+def _backend_failure(e: Exception, json_output: bool) -> int:
+    msg = str(e)
+    if json_output:
+        render.write_json({"status": "error", "objective": None, "values": {}, "message": msg,
+                           "exit_code": EXIT_BACKEND})
+    else:
+        render.err().print(f"[bold red]LLM backend:[/] {render.escape(msg)}")
+    return EXIT_BACKEND
+
+
+def _write_side_files(outcome, trace: str | None, save_formulation: str | None, emit_pyomo: str | None) -> None:
+    if trace:
+        Path(trace).write_text(json.dumps(outcome.trace.to_json(), indent=1), encoding="utf-8")
+    f = outcome.best.formulation
+    if f is None:
+        return
+    if save_formulation:
+        Path(save_formulation).write_text(f.model_dump_json(indent=2), encoding="utf-8")
+    if emit_pyomo:
+        from ..solve.export import emit
+
+        Path(emit_pyomo).write_text(emit(f, "pyomo"), encoding="utf-8")
+
+
+def _formulation_renderable(f):
+    from rich.table import Table
+
+    from ..core.templates import CATALOG, render as render_constraint
+
+    t = Table(title="Formulation", show_lines=False, title_justify="left")
+    t.add_column("constraint")
+    t.add_column("template")
+    t.add_column("meaning")
+    t.add_column("from the text", style="dim")
+    for c in f.constraints:
+        t.add_row(c.name, CATALOG[c.template].title, render_constraint(c), c.source)
+    return t
+
+
+def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: float | None, json_output: bool,
+                   trace: str | None, save_formulation: str | None, emit_pyomo: str | None,
+                   formulate_only: bool = False) -> int:
+    try:
+        text, source = read_problem_text(problem)
+    except ProblemTextError as e:
+        render.print_input_error(problem, str(e).split(": ", 1)[-1])
+        return EXIT_INVALID
+
+    from ..formulate.llm import BackendError
+
+    def solve_fn(f):
+        from ..solve import solve
+
+        return solve(f, solver=solver, time_limit=time_limit)
+
+    try:
+        backend = make_backend(o)
+        pipeline = make_pipeline(o, backend, solve=solve_fn)
+        outcome = pipeline.formulate(text) if formulate_only else pipeline.run(text)
+    except BackendError as e:
+        return _backend_failure(e, json_output)
+    _write_side_files(outcome, trace, save_formulation, emit_pyomo)
+    best = outcome.best
+    result = best.result
+    if best.formulation is None:
+        code = EXIT_NO_FORMULATION
+    elif formulate_only:
+        code = 0
+    else:
+        code = result.exit_code if result is not None else EXIT_SOLVER
+
+    if json_output:
+        d = {
+            "source": source,
+            "status": result.status if result is not None else ("valid" if best.formulation and formulate_only
+                                                               else "error"),
+            "objective": result.objective if result is not None else None,
+            "values": result.values if result is not None else {},
+            "agreement": {"agree": outcome.agree, "samples": len(outcome.samples)},
+            "samples": [{"status": s.result.status if s.result else s.error_kind,
+                         "objective": s.result.objective if s.result else None, "repairs": s.repairs}
+                        for s in outcome.samples],
+            "repairs": best.repairs,
+            "errors": best.errors,
+            "findings": [str(x) for x in best.findings],
+            "formulation": best.formulation.model_dump(exclude={"problem"}) if best.formulation else None,
+            "tokens": outcome.trace.tokens,
+            "exit_code": code,
+        }
+        if result is not None:
+            d.update({k: v for k, v in result.to_json().items() if k not in d})
+        render.write_json(d)
+        return code
+
+    con = render.out()
+    if best.formulation is None:
+        last = best.errors[-1] if best.errors else "no formulation"
+        render.err().print(f"[bold red]{render.escape(source)}:[/] the model produced no valid formulation after "
+                           f"{best.repairs} repair round{'s' if best.repairs != 1 else ''}; last error: "
+                           f"{render.escape(last)}")
+        for e in best.errors[:10]:
+            render.err().print(f"  {render.escape(e)}")
+        return code
+    f = best.formulation
+    con.print(render.summary_renderable(f, render.model_summary(f), source))
+    con.print(_formulation_renderable(f))
+    if best.findings:
+        con.print("[yellow]Audit:[/]")
+        for x in best.findings:
+            con.print(f"  [yellow]![/] {render.escape(str(x))}")
+    if best.repairs:
+        con.print(f"[dim]{best.repairs} repair round{'s' if best.repairs != 1 else ''}[/]")
+    if formulate_only:
+        return code
+    if len(outcome.samples) > 1:
+        objs = ", ".join(render.fmt(s.result.objective) if s.solved else (s.error_kind or "failed")
+                         for s in outcome.samples)
+        style = "green" if outcome.agree == len(outcome.samples) else "yellow"
+        con.print(f"[{style}]{outcome.agreement}[/] (objectives: {objs})")
+    if result is None:
+        return code
+    con.print(render.status_renderable(result))
+    if result.status in ("optimal", "feasible"):
+        con.print(render.values_renderable(result.values, f))
+        from .app import _binding_lines
+
+        lines = _binding_lines(f, result) if result.status == "optimal" and result.duals else None
+        if lines:
+            con.print(render.binding_renderable(lines))
+    if result.status == "infeasible":
+        con.print(render.iis_renderable(result.iis or []))
+    return code
+
+
+def run_backends(o: LLMOptions, json_output: bool) -> int:
+    """Which server answers, its models, whether structured output works."""
+    if o.backend != "openai":
+        try:
+            import vllm  # noqa: F401
+            info = {"backend": "vllm", "installed": True, "version": getattr(vllm, "__version__", "?")}
+        except ImportError:
+            info = {"backend": "vllm", "installed": False,
+                    "message": "vllm is not installed; pip install 'nlopt-milp[vllm]'"}
+        render.write_json(info) if json_output else render.out().print(info)
+        return 0 if info["installed"] else EXIT_BACKEND
+    from ..formulate.llm import OpenAIBackend
+
+    backend = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=min(o.timeout, 60.0), max_retries=0)
+    info = backend.probe()
+    ok = bool(info.get("reachable"))
+    if json_output:
+        render.write_json(info)
+        return 0 if ok else EXIT_BACKEND
+    con = render.out()
+    con.print(f"server: {render.escape(str(info.get('base_url')))}  "
+              f"{'[green]answers[/]' if ok else '[red]does not answer[/]'}")
+    if ok:
+        con.print(f"models: {', '.join(info.get('models') or []) or '(none listed)'}")
+        con.print(f"model used: {info.get('model')}")
+        so = info.get("structured_output")
+        con.print(f"structured output: {'[green]works[/]' if so else '[yellow]not confirmed[/]'}"
+                  f" (response_format: {info.get('response_format')})")
+    if info.get("error"):
+        con.print(f"[red]{render.escape(str(info['error']))}[/]")
+    return 0 if ok else EXIT_BACKEND

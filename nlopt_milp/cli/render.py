@@ -1,0 +1,246 @@
+"""Rich output of the CLI: model summaries, status panels, value tables, IIS, issues.
+
+Human output goes through these helpers; `--json` output never does (it is written
+with `json.dumps`, one object per line). Nothing here imports a solver.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import Counter
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+MAX_VALUE_ROWS = 200
+ZERO_TOL = 1e-9
+
+STATUS_STYLE = {
+    "optimal": "bold green",
+    "feasible": "bold yellow",
+    "infeasible": "bold red",
+    "unbounded": "bold red",
+    "time_limit": "bold yellow",
+    "error": "bold red",
+    "invalid": "bold red",
+}
+
+
+def out() -> Console:
+    """Console on stdout (created per call so test runners that swap sys.stdout are honoured)."""
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def err() -> Console:
+    return Console(file=sys.stderr, highlight=False, soft_wrap=False)
+
+
+def write_json(obj) -> None:
+    """One JSON object per line on stdout (non-finite numbers become null)."""
+    sys.stdout.write(json.dumps(json_safe(obj), ensure_ascii=False, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def json_safe(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def fmt(v) -> str:
+    """A number for people: integers without decimals, others with up to 10 significant digits."""
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if abs(x - round(x)) < 1e-9 * max(1.0, abs(x)):
+        return f"{round(x):,}".replace(",", "") if abs(x) < 1e15 else f"{x:.10g}"
+    return f"{x:.10g}"
+
+
+# --- errors and issues ---------------------------------------------------------------
+
+
+def print_input_error(source: str, message: str) -> None:
+    err().print(f"[bold red]Error:[/] {escape(source)}: {escape(message)}")
+
+
+def print_issues(source: str, issues, console: Console | None = None) -> None:
+    """`source: invalid formulation (N problems)` then one `path: message` line per issue."""
+    c = console or err()
+    n = len(issues)
+    c.print(f"[bold red]Error:[/] {escape(source)}: invalid formulation ({n} problem{'s' if n != 1 else ''}):")
+    for i in issues:
+        path = getattr(i, "path", "")
+        msg = getattr(i, "message", str(i))
+        c.print(f"  [cyan]{escape(path)}[/]: {escape(msg)}" if path else f"  {escape(msg)}")
+
+
+# --- model summary -------------------------------------------------------------------
+
+
+def model_summary(f) -> dict:
+    """Counts of a valid formulation after expanding indices (before linearization).
+
+    {"variables": {domain: columns}, "variables_declared": {domain: n}, "variable_declarations": n,
+     "constraints": {template: {"declared": n, "rows": m}}, "sets": n, "parameters": n}
+    """
+    from ..core.ground import Data
+    from ..core.templates import instances
+
+    data = Data(f)
+    by_domain: Counter = Counter()
+    declared: Counter = Counter()
+    for v in f.variables:
+        by_domain[v.domain] += len(data.var_keys(v.name))
+        declared[v.domain] += 1
+    by_template: dict[str, dict[str, int]] = {}
+    for c in f.constraints:
+        entry = by_template.setdefault(c.template, {"declared": 0, "rows": 0})
+        entry["declared"] += 1
+        try:
+            entry["rows"] += sum(1 for _ in instances(c, data))
+        except Exception:
+            pass
+    return {
+        "sets": len(f.sets),
+        "parameters": len(f.parameters),
+        "variable_declarations": len(f.variables),
+        "variables": {d: by_domain[d] for d in ("continuous", "integer", "binary") if declared[d]},
+        "variables_declared": {d: declared[d] for d in ("continuous", "integer", "binary") if declared[d]},
+        "constraints": by_template,
+        "objective": f.objective.sense,
+    }
+
+
+def summary_renderable(f, summary: dict, source: str = "") -> Table:
+    """Variables by domain and constraints by template, declared vs. after expanding indices."""
+    title = f.name or source or "formulation"
+    t = Table(title=f"Model: {escape(title)}", title_justify="left", header_style="bold")
+    t.add_column("")
+    t.add_column("Declared", justify="right")
+    t.add_column("Expanded", justify="right")
+    vars_total = sum(summary["variables"].values())
+    t.add_row("variables", str(summary["variable_declarations"]), str(vars_total))
+    for domain, n in summary["variables"].items():
+        t.add_row(f"  {domain}", str(summary["variables_declared"].get(domain, "")), str(n))
+    rows = sum(e["rows"] for e in summary["constraints"].values())
+    decl = sum(e["declared"] for e in summary["constraints"].values())
+    t.add_row("constraints", str(decl), str(rows))
+    for name, e in summary["constraints"].items():
+        t.add_row(f"  {name}", str(e["declared"]), str(e["rows"]))
+    t.add_row("sets / parameters", f"{summary['sets']} / {summary['parameters']}", "")
+    t.caption = f"objective: {summary['objective']}"
+    t.caption_justify = "left"
+    return t
+
+
+# --- results -------------------------------------------------------------------------
+
+
+def status_renderable(result, agreement=None) -> Panel:
+    status = getattr(result, "status", "error")
+    style = STATUS_STYLE.get(status, "bold")
+    lines = Text()
+    lines.append("Status     ", style="dim")
+    lines.append(f"{status}\n", style=style)
+    lines.append("Objective  ", style="dim")
+    lines.append(f"{fmt(getattr(result, 'objective', None))}\n")
+    lines.append("Solver     ", style="dim")
+    lines.append(f"{getattr(result, 'solver', '') or '-'}\n")
+    lines.append("Time       ", style="dim")
+    seconds = getattr(result, "seconds", None)
+    lines.append(f"{seconds:.3f} s" if isinstance(seconds, (int, float)) else "-")
+    gap = getattr(result, "gap", None)
+    if isinstance(gap, (int, float)) and status != "optimal" and math.isfinite(gap):
+        lines.append("\nGap        ", style="dim")
+        lines.append(f"{gap:.4%}")
+    message = getattr(result, "message", "")
+    if message:
+        lines.append("\nMessage    ", style="dim")
+        lines.append(str(message))
+    if agreement is not None:
+        lines.append("\nCheck      ", style="dim")
+        ok = bool(getattr(agreement, "agree", False))
+        msg = str(getattr(agreement, "message", "") or "")
+        if ok:
+            lines.append(msg or "the solvers agree", style="green")
+        else:
+            lines.append("SOLVERS DISAGREE", style="bold red")
+            if msg:
+                lines.append(f": {msg}")
+    return Panel(lines, title="Result", title_align="left", border_style=style.replace("bold ", ""), expand=False)
+
+
+def values_renderable(values: dict, f=None) -> Table | Text:
+    """Nonzero variable values, in the order the solver returned them."""
+    nonzero = [(k, v) for k, v in values.items() if isinstance(v, (int, float)) and abs(v) > ZERO_TOL]
+    if not nonzero:
+        return Text("All variables are zero.", style="dim")
+    desc = {}
+    domains = {}
+    if f is not None:
+        for var in f.variables:
+            desc[var.name] = var.description
+            domains[var.name] = var.domain
+    t = Table(title="Nonzero variable values", title_justify="left", header_style="bold")
+    t.add_column("Variable")
+    t.add_column("Value", justify="right")
+    if any(desc.values()):
+        t.add_column("Description")
+    for label, v in nonzero[:MAX_VALUE_ROWS]:
+        base = label.split("[", 1)[0]
+        shown = fmt(round(v)) if domains.get(base) in ("integer", "binary") else fmt(v)
+        row = [escape(label), shown]
+        if any(desc.values()):
+            row.append(escape(desc.get(base, "")))
+        t.add_row(*row)
+    if len(nonzero) > MAX_VALUE_ROWS:
+        t.caption = f"... and {len(nonzero) - MAX_VALUE_ROWS} more nonzero values (use --json for all)"
+    return t
+
+
+def binding_renderable(lines: list[str]) -> Panel:
+    body = Text("\n".join(f"• {ln}" for ln in lines)) if lines else Text("No binding constraints.", style="dim")
+    return Panel(body, title="Binding constraints and shadow prices", title_align="left", expand=False)
+
+
+def iis_renderable(iis: list) -> Table | Text:
+    if not iis:
+        return Text("The solver did not report a conflicting subset of constraints.", style="dim")
+    t = Table(title="Conflicting constraints (irreducible infeasible subset)", title_justify="left",
+              header_style="bold")
+    t.add_column("Constraint")
+    t.add_column("Source sentence")
+    t.add_column("Rows")
+    for m in iis:
+        constraint = _get(m, "constraint", "")
+        source = _get(m, "source", "") or ""
+        rows = _get(m, "rows", []) or []
+        shown_rows = ", ".join(str(r) for r in rows[:5]) + (f", ... (+{len(rows) - 5})" if len(rows) > 5 else "")
+        t.add_row(escape(str(constraint)), escape(source) if source else "[dim](no source sentence)[/]",
+                  escape(shown_rows))
+    return t
+
+
+def _get(obj, key, default=None):
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)

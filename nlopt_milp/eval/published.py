@@ -1,0 +1,199 @@
+"""Published accuracy figures to compare ``nlopt eval`` results with.
+
+Only numbers read in a primary source are recorded: the authors' own paper or repository.
+Each entry says which copy of the benchmark was used — the papers do not share ground truths:
+ORLM and OptMATH evaluate the CardinalOperations / OptMATH copies (``../shared/benchmarks/optmath``,
+NL4OPT with 245 problems), LLMOPT its re-labelled test sets (``../shared/benchmarks/llmopt``,
+NL4OPT with 230) — and how a prediction was judged:
+
+* ORLM: ``eval/execute.py`` rounds prediction and ground truth to integers and accepts a
+  relative error up to 5 % (``--numerical_err_tolerance`` default 0.05); greedy decoding, pass@1.
+* OptMATH (arXiv 2502.11102, Appendix A.1): optimal values equal within epsilon = 1e-6 (the
+  formula is not legible in the copy read), and a prediction passes if either the integer or
+  the continuous reading of ambiguous variables matches; pass@1.
+* LLMOPT: solving accuracy (SA) with and without its self-correction loop; ER and AST too.
+
+Not recorded (seen only in third-party tables, or not found):
+* OptMATH-Qwen2.5-7B / 32B on IndustryOR (20.0 / 31.0) and OptiBench (57.9 / 66.1) appear in
+  later papers' tables (e.g. SIRL, arXiv 2505.11792, marked "from original or reproduced
+  papers") but not in the OptMATH paper version read (Table 1 covers NL4OPT, MAMO EasyLP /
+  ComplexLP and OptMATH-Bench only).
+* ORLM-LLaMA-3-8B on NLP4LP, ComplexOR, OptiBench, ICML track 3: only third-party reproductions.
+* ORLM-LLaMA-3-8B on IndustryOR is 38.0 % in the ORLM paper; later third-party tables list 24.0 %
+  (re-run on a revised IndustryOR); only the former is recorded.
+* The LLMOPT ICLR 2025 paper's own Tables 1-2 (Qwen1.5-14B base) were not read; the recorded
+  LLMOPT figures are the repository's updated table for the released Qwen2.5-14B model.
+* The exact table number of the ORLM paper that holds the figures was not seen; the figures
+  are those of the repository's "Performances" table, which reproduces the paper's comparison.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+ORLM_SOURCE = (
+    "ORLM: A Customizable Framework in Training Large Models for Automated Optimization Modeling "
+    "(Huang, Tang et al., arXiv 2405.17743), main comparison table — as reproduced in the "
+    "'Performances' table of github.com/Cardinal-Operations/ORLM README"
+)
+ORLM_URL = "https://github.com/Cardinal-Operations/ORLM"
+OPTMATH_SOURCE = (
+    "OptMATH: A Scalable Bidirectional Data Synthesis Framework for Optimization Modeling "
+    "(Lu, Xie et al., arXiv 2502.11102, ICML 2025), Table 1 'Performance Comparison of Models on "
+    "Different Benchmarks', Accuracy (pass@1)"
+)
+OPTMATH_URL = "https://arxiv.org/abs/2502.11102"
+LLMOPT_SOURCE = (
+    "LLMOPT: Learning to Define and Solve General Optimization Problems from Scratch "
+    "(Jiang, Shu et al., arXiv 2410.13213, ICLR 2025) — repository README, 'Model Release' table "
+    "for LLMOPT-Qwen2.5-14B (updated results; the paper's Tables 1-2 used Qwen1.5-14B)"
+)
+LLMOPT_URL = "https://github.com/caigaojiang/LLMOPT"
+
+CARDINAL = "CardinalOperations / OptMATH copy (../shared/benchmarks/optmath)"
+LLMOPT_SETS = "LLMOPT re-labelled test set (../shared/benchmarks/llmopt)"
+
+
+@dataclass(frozen=True)
+class PublishedResult:
+    """One published accuracy figure. ``accuracy`` and ``execution_rate`` are fractions (0..1)."""
+
+    model: str
+    benchmark: str  # a name of nlopt_milp.eval.datasets.BENCHMARKS
+    accuracy: float
+    source: str
+    url: str
+    dataset: str
+    metric: str = "accuracy (pass@1)"
+    execution_rate: float | None = None
+    note: str = ""
+
+
+def _rows(model: str, source: str, url: str, dataset: str, metric: str, values: dict, note: str = "", er: dict | None = None):
+    return tuple(
+        PublishedResult(
+            model=model,
+            benchmark=bench,
+            accuracy=value / 100.0,
+            source=source,
+            url=url,
+            dataset=dataset,
+            metric=metric,
+            execution_rate=(er[bench] / 100.0) if er and bench in er else None,
+            note=note,
+        )
+        for bench, value in values.items()
+    )
+
+
+PUBLISHED: tuple[PublishedResult, ...] = (
+    *_rows(
+        "ORLM-LLaMA-3-8B",
+        ORLM_SOURCE,
+        ORLM_URL,
+        CARDINAL,
+        "execution accuracy, pass@1 (5 % relative, integers)",
+        {"nl4opt": 85.7, "mamo-easy": 82.3, "mamo-complex": 37.4, "industryor": 38.0},
+    ),
+    PublishedResult(
+        model="ORLM-LLaMA-3-8B",
+        benchmark="optmath-bench",
+        accuracy=0.0,
+        source=OPTMATH_SOURCE,
+        url=OPTMATH_URL,
+        dataset=CARDINAL,
+        metric="accuracy (pass@1), run by the OptMATH authors",
+        note="OptMATH Table 1; the other ORLM cells there are copied from the ORLM paper",
+    ),
+    *_rows(
+        "OptMATH-Qwen2.5-7B",
+        OPTMATH_SOURCE,
+        OPTMATH_URL,
+        CARDINAL,
+        "accuracy (pass@1)",
+        {"nl4opt": 94.7, "mamo-easy": 86.5, "mamo-complex": 51.2, "optmath-bench": 24.4},
+    ),
+    *_rows(
+        "OptMATH-Qwen2.5-32B",
+        OPTMATH_SOURCE,
+        OPTMATH_URL,
+        CARDINAL,
+        "accuracy (pass@1)",
+        {"nl4opt": 95.9, "mamo-easy": 89.9, "mamo-complex": 54.1, "optmath-bench": 34.7},
+    ),
+    *_rows(
+        "LLMOPT-Qwen2.5-14B",
+        LLMOPT_SOURCE,
+        LLMOPT_URL,
+        LLMOPT_SETS,
+        "SA with self-correction",
+        {
+            "nl4opt": 97.31,
+            "mamo-easy": 95.31,
+            "mamo-complex": 85.78,
+            "nlp4lp": 86.49,
+            "complexor": 76.47,
+            "industryor": 44.00,
+            "icml-task3": 95.76,
+            "optibench": 66.44,
+            "optmath-bench": 40.00,
+        },
+        er={
+            "nl4opt": 100.00,
+            "mamo-easy": 100.00,
+            "mamo-complex": 99.05,
+            "nlp4lp": 100.00,
+            "complexor": 100.00,
+            "industryor": 94.00,
+            "icml-task3": 99.66,
+            "optibench": 82.31,
+            "optmath-bench": 75.30,
+        },
+        note="AST with self-correction: 1.38 / 1.13 / 2.13 / 1.50 / 3.46 / 2.14 / 1.47 / 1.54 / 4.06 (same order)",
+    ),
+    *_rows(
+        "LLMOPT-Qwen2.5-14B (no self-correction)",
+        LLMOPT_SOURCE,
+        LLMOPT_URL,
+        LLMOPT_SETS,
+        "SA without self-correction",
+        {
+            "nl4opt": 80.28,
+            "mamo-easy": 89.53,
+            "mamo-complex": 44.08,
+            "nlp4lp": 73.42,
+            "complexor": 35.29,
+            "industryor": 29.00,
+            "icml-task3": 75.35,
+            "optibench": 53.83,
+            "optmath-bench": 12.50,
+        },
+        er={
+            "nl4opt": 97.42,
+            "mamo-easy": 98.29,
+            "mamo-complex": 77.73,
+            "nlp4lp": 97.93,
+            "complexor": 88.89,
+            "industryor": 61.00,
+            "icml-task3": 93.90,
+            "optibench": 73.22,
+            "optmath-bench": 31.93,
+        },
+    ),
+)
+
+MODELS: tuple[str, ...] = tuple(dict.fromkeys(r.model for r in PUBLISHED))
+
+
+def published_for(benchmark: str) -> list[PublishedResult]:
+    """Published figures for one benchmark, in :data:`MODELS` order."""
+    return [r for r in PUBLISHED if r.benchmark == benchmark]
+
+
+def published_table() -> dict[str, dict[str, float]]:
+    """``{model: {benchmark: accuracy}}`` (fractions)."""
+    table: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in PUBLISHED:
+        table[r.model][r.benchmark] = r.accuracy
+    return dict(table)

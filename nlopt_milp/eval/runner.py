@@ -1,0 +1,164 @@
+"""Run the pipeline over a benchmark and log each problem as it finishes.
+
+An evaluation is a dataset (list of `Sample`), a solver (our `Pipeline`), and a scorer
+(`scoring.is_correct`). Requests run concurrently on one event loop; solves run in a
+process pool so a slow solve never stalls the requests. Every finished problem is
+appended to a JSONL log at once (flushed), so an interrupted run loses nothing and
+`resume` skips what is already there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import __version__
+from ..formulate.llm import BackendUnavailable
+from ..formulate.pipeline import Outcome, Pipeline
+from ..formulate.prompts import PROMPT_VERSION
+from .datasets import Sample
+from .scoring import is_correct
+
+
+@dataclass
+class EvalOptions:
+    mode: str = "staged"
+    samples: int = 1
+    max_repairs: int = 3
+    concurrency: int = 32
+    seed: int | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    rel_tol: float = 1e-4
+    solve_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+
+
+def solve_in_worker(f):
+    """Top-level (picklable) solve for the process pool."""
+    from ..solve import solve
+    return solve(f, iis=True)
+
+
+def read_done(log: Path) -> set[str]:
+    """Ids already in a log; a torn last line (a killed run) is cut off so appending stays valid."""
+    if not log.exists():
+        return set()
+    raw = log.read_bytes()
+    good_end = raw.rfind(b"\n") + 1
+    done: set[str] = set()
+    for line in raw[:good_end].splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("type") == "result":
+            done.add(str(rec["id"]))
+    if good_end != len(raw):
+        with open(log, "r+b") as fh:
+            fh.truncate(good_end)
+    return done
+
+
+def record(sample: Sample, outcome: Outcome | None, error: str | None, seconds: float, rel_tol: float) -> dict:
+    """One log line: everything needed to score and study the problem later."""
+    samples = []
+    if outcome is not None:
+        per_sample_tokens = outcome.trace.tokens // max(1, len(outcome.samples))
+        for s in outcome.samples:
+            r = s.result
+            samples.append({
+                "formulation": s.formulation.model_dump(exclude={"problem"}) if s.formulation else None,
+                "raw": None if s.formulation else s.raw[:4000],
+                "status": r.status if r is not None else ("error" if s.error_kind else None),
+                "objective": r.objective if r is not None else None,
+                "repairs": s.repairs,
+                "error": "; ".join(s.errors)[:1000] if s.errors else (r.message if r is not None and r.status not in
+                                                                    ("optimal", "feasible") else None),
+                "error_kind": s.error_kind,
+                "templates": sorted({c.template for c in s.formulation.constraints}) if s.formulation else [],
+                "tokens": per_sample_tokens,
+                "seconds": seconds,
+            })
+    chosen = outcome.chosen if outcome is not None else None
+    best = samples[chosen] if chosen is not None else (samples[0] if samples else None)
+    status = best["status"] if best else None
+    obj = best["objective"] if best else None
+    return {
+        "type": "result",
+        "id": sample.id,
+        "benchmark": sample.benchmark,
+        "question": sample.question,
+        "answer": sample.answer,
+        "samples": samples,
+        "chosen": chosen,
+        "agree": outcome.agree if outcome is not None else 0,
+        "correct": bool(best) and is_correct(status, obj, sample.answer, rel_tol=rel_tol),
+        "correct_5pct": bool(best) and is_correct(status, obj, sample.answer, rel_tol=0.05),
+        "correct_samples": [is_correct(s["status"], s["objective"], sample.answer, rel_tol=rel_tol) for s in samples],
+        "error": error,
+        "tokens": outcome.trace.tokens if outcome is not None else 0,
+        "seconds": seconds,
+    }
+
+
+async def run_eval(
+    samples: list[Sample],
+    backend,
+    log: Path,
+    options: EvalOptions,
+    header: dict,
+    resume: bool = False,
+    on_result: Callable[[dict], None] | None = None,
+    executor: Executor | None = None,
+) -> list[dict]:
+    """Evaluate; returns the records written in this run (earlier ones stay in the log)."""
+    done = read_done(log) if resume else set()
+    todo = [s for s in samples if s.id not in done]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    own_pool = executor is None
+    if own_pool:
+        executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
+    pipeline = Pipeline(backend, mode=options.mode, samples=options.samples, max_repairs=options.max_repairs,
+                        temperature=options.temperature, max_tokens=options.max_tokens, seed=options.seed,
+                        solve=solve_in_worker, executor=executor)
+    gate = asyncio.Semaphore(max(1, options.concurrency))
+    written: list[dict] = []
+    mode = "a" if resume else "w"
+    with open(log, mode, encoding="utf-8") as fh:
+        if not (resume and done):
+            fh.write(json.dumps({"type": "header", **header,
+                                 "prompt_version": PROMPT_VERSION, "version": __version__,
+                                 "options": asdict(options), "started": time.time()}) + "\n")
+            fh.flush()
+
+        async def one(sample: Sample) -> dict:
+            async with gate:
+                t0 = time.perf_counter()
+                outcome, error = None, None
+                try:
+                    outcome = await pipeline.arun(sample.question)
+                except BackendUnavailable:
+                    raise  # no server: stop the run instead of logging every problem as failed
+                except Exception as e:  # one bad problem must not end the run; the log says why
+                    error = f"{type(e).__name__}: {str(e)[:500]}"
+                return record(sample, outcome, error, time.perf_counter() - t0, options.rel_tol)
+
+        try:
+            for fut in asyncio.as_completed([one(s) for s in todo]):
+                rec = await fut
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+                written.append(rec)
+                if on_result is not None:
+                    on_result(rec)
+        finally:
+            if own_pool:
+                executor.shutdown(wait=False, cancel_futures=True)
+    return written

@@ -1,0 +1,291 @@
+"""Problem text -> formulation -> solution, with self-correction and voting.
+
+`Pipeline.run(text)` draws `samples` formulations (single-call or staged prompting),
+repairs each with validation errors, audit findings and solver feedback for at most
+`max_repairs` rounds, solves them, and picks the majority objective. Every request and
+its outcome is recorded in a `Trace`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from pydantic import ValidationError
+
+from ..core.formulation import Formulation
+from ..core.validate import FormulationError, check, load
+from . import prompts as P
+from .audit import Finding, audit
+from .llm import Backend, ChatRequest, NoJSONFound, extract_json
+
+MODES = ("staged", "single")
+SOLVED = ("optimal", "feasible")
+
+
+@dataclass
+class TraceEvent:
+    sample: int
+    stage: str  # entities | classify | fill | formulation | repair | check (our verdict, no request)
+    round: int
+    messages: list[dict]
+    responses: list[str]
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class Trace:
+    model: str = ""
+    mode: str = ""
+    prompt_version: str = P.PROMPT_VERSION
+    events: list[TraceEvent] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return sum(e.prompt_tokens + e.completion_tokens for e in self.events)
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "mode": self.mode, "prompt_version": self.prompt_version,
+                "tokens": self.tokens, "events": [asdict(e) for e in self.events]}
+
+
+@dataclass
+class SampleOutcome:
+    formulation: Formulation | None = None
+    result: object | None = None  # SolveResult
+    repairs: int = 0
+    errors: list[str] = field(default_factory=list)  # the last round's problems, if it never got clean
+    error_kind: str | None = None  # no_output | validation_error | nonlinear | infeasible | unbounded | ...
+    findings: list[Finding] = field(default_factory=list)
+    raw: str = ""
+
+    @property
+    def solved(self) -> bool:
+        return self.result is not None and self.result.status in SOLVED
+
+
+@dataclass
+class Outcome:
+    samples: list[SampleOutcome]
+    chosen: int | None
+    agree: int  # samples in the chosen group
+    trace: Trace
+
+    @property
+    def best(self) -> SampleOutcome:
+        return self.samples[self.chosen if self.chosen is not None else 0]
+
+    @property
+    def agreement(self) -> str:
+        return f"{self.agree} of {len(self.samples)} samples agree"
+
+
+def _solve_default(f: Formulation):
+    from ..solve import solve
+    return solve(f)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        backend: Backend,
+        mode: str = "staged",
+        samples: int = 1,
+        max_repairs: int = 3,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        solve: Callable[[Formulation], object] = _solve_default,
+        executor: Executor | None = None,
+        tolerance: float = 1e-6,
+    ):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        self.backend = backend
+        self.mode = mode
+        self.samples = max(1, samples)
+        self.max_repairs = max(0, max_repairs)
+        self.temperature = temperature if temperature is not None else (0.0 if self.samples == 1 else 0.7)
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.solve = solve  # runs in `executor` (a process pool in eval) so slow solves never block requests
+        self.executor = executor
+        self.tolerance = tolerance
+
+    # -- requests --------------------------------------------------------------------
+
+    async def _ask(self, trace: Trace, sample: int, stage: str, rnd: int, user: str, schema_stage: str, n: int = 1
+             ) -> list[str]:
+        messages = [{"role": "system", "content": P.system_prompt()}, {"role": "user", "content": user}]
+        req = ChatRequest(messages=messages, schema=P.stage_schema(schema_stage), schema_name=schema_stage, n=n,
+                          temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
+        t0 = time.perf_counter()
+        done = await self.backend.acomplete(req)
+        trace.events.append(TraceEvent(sample, stage, rnd, messages, list(done.texts),
+                                       seconds=time.perf_counter() - t0, prompt_tokens=done.prompt_tokens,
+                                       completion_tokens=done.completion_tokens))
+        return list(done.texts)
+
+    async def _first_drafts(self, text: str, trace: Trace) -> list[str | dict]:
+        ex = P.example_parts()
+        if self.mode == "single":
+            user = P.text("single").format(example_problem=ex["problem"], example_formulation=ex["formulation"],
+                                           problem=text)
+            return await self._ask(trace, 0, "formulation", 0, user, "formulation", n=self.samples)
+        user = P.text("stage1_entities").format(example_problem=ex["problem"], example_answer=ex["entities"],
+                                                problem=text)
+        entities = await self._ask(trace, 0, "entities", 0, user, "entities", n=self.samples)
+        return list(await asyncio.gather(*(self._staged_rest(text, e, k, trace, ex) for k, e in enumerate(entities))))
+
+    async def _staged_rest(self, text: str, ent_text: str, k: int, trace: Trace, ex: dict) -> str | dict:
+        """Stages 2 and 3 for one sample; returns the assembled formulation dict or the raw failing text."""
+        try:
+            entities = P.Entities.model_validate(extract_json(ent_text))
+        except (NoJSONFound, ValidationError) as e:
+            trace.events[-1].errors.append(f"entities: {_short(e)}")
+            return ent_text
+        ent_json = entities.model_dump_json(exclude_defaults=True)
+        user = P.text("stage2_classify").format(example_problem=ex["problem"], example_answer=ex["classification"],
+                                                problem=text, entities=ent_json)
+        cls_text = (await self._ask(trace, k, "classify", 0, user, "classify"))[0]
+        try:
+            classification = P.Classification.model_validate(extract_json(cls_text))
+        except (NoJSONFound, ValidationError) as e:
+            trace.events[-1].errors.append(f"classify: {_short(e)}")
+            return cls_text
+        user = P.text("stage3_fill").format(example_problem=ex["problem"], example_answer=ex["filled"], problem=text,
+                                            entities=ent_json, classification=classification.model_dump_json())
+        fill_text = (await self._ask(trace, k, "fill", 0, user, "fill"))[0]
+        try:
+            filled = extract_json(fill_text)
+        except NoJSONFound as e:
+            trace.events[-1].errors.append(f"fill: {_short(e)}")
+            return fill_text
+        return {"version": "1", "problem": text, **entities.model_dump(), **filled}
+
+    # -- one sample: check, solve, repair --------------------------------------------
+
+    async def _problems(self, draft: str | dict, text: str, out: SampleOutcome, solve: bool) -> list[str]:
+        """Everything wrong with a draft (empty list: it solved). Fills `out` as it goes."""
+        out.raw = draft if isinstance(draft, str) else json.dumps(draft)
+        out.formulation, out.result, out.findings = None, None, []
+        try:
+            obj = extract_json(draft) if isinstance(draft, str) else draft
+        except NoJSONFound as e:
+            out.error_kind = "no_output"
+            return [f"no JSON object in the reply ({e})"]
+        if isinstance(obj, dict):
+            obj.setdefault("version", "1")
+            obj["problem"] = text
+        try:
+            f = load(obj)
+        except FormulationError as e:
+            out.error_kind = "validation_error"
+            return [str(i) for i in e.issues]
+        issues = check(f)
+        out.findings = audit(f, text)
+        if issues:
+            out.error_kind = "nonlinear" if any("nonlinear" in i.message for i in issues) else "validation_error"
+            return [str(i) for i in issues]
+        out.formulation = f
+        if not solve:
+            out.error_kind = None
+            return []
+        if self.executor is None:
+            r = self.solve(f)  # in this thread: Pyomo is not thread-safe
+        else:
+            r = await asyncio.get_running_loop().run_in_executor(self.executor, self.solve, f)
+        out.result = r
+        if r.status == "infeasible":
+            out.error_kind = "infeasible"
+            conflict = "; ".join(f"{m.constraint} ({m.source!r})" if m.source else m.constraint
+                                 for m in (r.iis or []))
+            return ["the model is infeasible" + (f"; these constraints conflict: {conflict}" if conflict else "")]
+        if r.status == "unbounded":
+            out.error_kind = "unbounded"
+            return ["the model is unbounded: the objective can improve without limit; a constraint or bound "
+                    "from the text is missing or has the wrong direction"]
+        if r.status not in SOLVED:
+            out.error_kind = r.status
+            return []  # a solver failure is not the model's to fix
+        out.error_kind = None
+        return []
+
+    async def _run_sample(self, k: int, draft: str | dict, text: str, trace: Trace, solve: bool) -> SampleOutcome:
+        out = SampleOutcome()
+        for rnd in range(self.max_repairs + 1):
+            t0 = time.perf_counter()
+            problems = await self._problems(draft, text, out, solve)
+            status = out.result.status if out.result is not None else out.error_kind or "valid"
+            trace.events.append(TraceEvent(k, "check", rnd, [], [status], errors=list(problems),
+                                           seconds=time.perf_counter() - t0))
+            if not problems:
+                out.errors = []
+                return out
+            out.errors = problems
+            if rnd == self.max_repairs:
+                break
+            out.repairs += 1
+            listed = problems + [f"(warning) {f}" for f in out.findings]
+            current = out.raw if out.formulation is None else out.formulation.model_dump_json(exclude={"problem"})
+            user = P.text("repair").format(problem=text, formulation=current,
+                                           errors="\n".join(f"- {p}" for p in listed))
+            draft = (await self._ask(trace, k, "repair", rnd + 1, user, "formulation"))[0]
+        return out
+
+    # -- voting ----------------------------------------------------------------------
+
+    def _vote(self, samples: list[SampleOutcome]) -> tuple[int | None, int]:
+        groups: list[list[int]] = []
+        for k, s in enumerate(samples):
+            if not s.solved:
+                continue
+            for g in groups:
+                ref = samples[g[0]].result.objective
+                if abs(ref - s.result.objective) <= self.tolerance * max(1.0, abs(ref)):
+                    g.append(k)
+                    break
+            else:
+                groups.append([k])
+        if not groups:
+            return None, 0
+        best = max(groups, key=len)  # first of the largest groups wins ties
+        return best[0], len(best)
+
+    async def arun(self, text: str, solve: bool = True) -> Outcome:
+        """Formulate, repair, solve and vote. With solve=False, stop after a valid formulation."""
+        trace = Trace(model=getattr(self.backend, "model", "") or "", mode=self.mode)
+        drafts = await self._first_drafts(text, trace)
+        while len(drafts) < self.samples:  # a server that ignores n
+            drafts.append(drafts[-1])
+        samples = list(await asyncio.gather(
+            *(self._run_sample(k, d, text, trace, solve) for k, d in enumerate(drafts[: self.samples]))))
+        if solve:
+            chosen, agree = self._vote(samples)
+        else:
+            valid = [k for k, s in enumerate(samples) if s.formulation is not None]
+            chosen, agree = (valid[0] if valid else None), len(valid)
+        return Outcome(samples, chosen, agree, trace)
+
+    def run(self, text: str) -> Outcome:
+        return asyncio.run(self.arun(text))
+
+    def formulate(self, text: str) -> Outcome:
+        """Stop after the formulation: repairs use validation only, nothing is solved."""
+        return asyncio.run(self.arun(text, solve=False))
+
+
+def _short(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        errs = e.errors()
+        first = errs[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        return f"{loc}: {first['msg']}" + (f" (and {len(errs) - 1} more)" if len(errs) > 1 else "")
+    return str(e).splitlines()[0][:200]

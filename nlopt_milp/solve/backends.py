@@ -1,0 +1,354 @@
+"""Solver backends: HiGHS (through Pyomo) and OR-Tools (SCIP, GLOP, PDLP, CP-SAT).
+
+Each backend takes the flat `LinearModel` and returns a raw `SolveResult` (no IIS);
+`finish` turns a solver's column values into the common result (clean values,
+objective with its constant, slacks). Solver libraries are imported inside functions.
+
+Conventions shared by all backends:
+- duals are d(objective)/d(rhs) of the row as written (`coefs . x  sense  rhs`),
+  in the problem's own sense (max or min) - checked by perturbation in the tests;
+- slacks are rhs - activity for <=, activity - rhs for >=, and that for ==; >= 0 when satisfied;
+- "infeasible or unbounded" is settled by a feasibility solve with a zero objective.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from .linear_model import LinearModel
+from .result import SolveResult
+
+SOLVERS = ("highs", "ortools", "ortools-scip", "ortools-glop", "ortools-pdlp", "ortools-cpsat")
+PROVEN_GAP, ABS_GAP = 1e-4, 1e-6  # the solvers' default MIP gaps: within either, a result counts as optimal
+
+
+@dataclass
+class Options:
+    time_limit: float | None = None  # seconds
+    mip_gap: float | None = None  # relative
+    threads: int | None = None
+
+
+def run(lm: LinearModel, solver: str, opts: Options) -> SolveResult:
+    """Dispatch to a backend by name (see SOLVERS)."""
+    if solver == "highs":
+        return solve_highs(lm, opts)
+    if solver == "ortools" or solver.startswith("ortools-"):
+        return solve_ortools(lm, opts, engine=solver.partition("-")[2] or "auto")
+    raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+
+
+# --- shared -------------------------------------------------------------------------
+
+def activity(row, x) -> float:
+    return sum(c * x[j] for j, c in row.coefs.items())
+
+
+def slack(row, x) -> float:
+    a = activity(row, x)
+    return a - row.rhs if row.sense == ">=" else row.rhs - a
+
+
+def clean(lm: LinearModel, raw) -> list[float]:
+    """Solver values with integers rounded and -0.0 / 1e-13 noise removed."""
+    out = []
+    for col, v in zip(lm.columns, raw):
+        v = float(v)
+        if col.domain != "continuous":
+            v = float(round(v))
+        elif abs(v) < 1e-12:
+            v = 0.0
+        out.append(v + 0.0)
+    return out
+
+
+def objective_value(lm: LinearModel, x) -> float:
+    return lm.objective_constant + sum(c * x[j] for j, c in lm.objective.items())
+
+
+def relative_gap(obj: float | None, bound: float | None) -> float | None:
+    if obj is None or bound is None or not math.isfinite(bound):
+        return None
+    diff = abs(obj - bound)
+    return 0.0 if diff <= 1e-12 else diff / max(abs(obj), 1e-10)
+
+
+def finish(lm: LinearModel, status: str, raw, solver: str, seconds: float, message: str,
+           bound: float | None = None, duals: list[float] | None = None) -> SolveResult:
+    """The common result; `raw` are column values (or None when there is no solution)."""
+    res = SolveResult(status=status, solver=solver, seconds=round(seconds, 6), message=message)
+    if raw is None or status not in ("optimal", "feasible"):
+        return res
+    x = clean(lm, raw)
+    res.values = {col.label: v for col, v in zip(lm.columns, x)}
+    res.objective = objective_value(lm, x)
+    if lm.is_mip:
+        res.gap = relative_gap(res.objective, bound)
+        if res.gap is None and status == "optimal":
+            res.gap = 0.0
+        if status == "optimal" and res.gap is not None and res.gap > PROVEN_GAP and abs(res.objective - bound) > ABS_GAP:
+            res.status = "feasible"  # stopped at the requested gap: not proven optimal
+            res.message += f"; stopped at gap {res.gap:.3g}"
+    else:
+        res.slacks = {r.label: _zero(slack(r, x), r.rhs) for r in lm.rows}
+        if duals is not None:
+            res.duals = {r.label: _zero(float(d)) for r, d in zip(lm.rows, duals)}
+    return res
+
+
+def _inside(col) -> float:
+    """A value for a column no row or objective uses: 0 moved inside its bounds."""
+    return min(max(0.0, col.lower), col.upper)
+
+
+def _zero(v: float, scale: float = 0.0) -> float:
+    return 0.0 if abs(v) <= 1e-9 * max(1.0, abs(scale)) else v
+
+
+def error(solver: str, message: str, seconds: float = 0.0) -> SolveResult:
+    return SolveResult(status="error", solver=solver, seconds=round(seconds, 6), message=message)
+
+
+def feasible_zero_objective(lm: LinearModel, time_limit: float | None) -> bool | None:
+    """Settle 'infeasible or unbounded': is there any feasible point at all?"""
+    from .iis import FeasibilityOracle
+
+    import numpy as np
+
+    return FeasibilityOracle(lm, time_limit=time_limit).feasible(np.ones(len(lm.rows), dtype=bool))
+
+
+def _remaining(opts: Options, start: float) -> float | None:
+    if opts.time_limit is None:
+        return None
+    return max(opts.time_limit - (time.perf_counter() - start), 0.01)
+
+
+# --- HiGHS via Pyomo --------------------------------------------------------------------
+
+def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
+    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition as TC
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    from .pyomo_model import pyomo_map, to_pyomo
+
+    start = time.perf_counter()
+    model = to_pyomo(lm)
+    pmap = pyomo_map(model)
+    solver = Highs()
+    if not solver.available():
+        return error("highs", "HiGHS (highspy) is not available")
+
+    def run_once(**extra):
+        return solver.solve(
+            model, tee=False, load_solutions=False, raise_exception_on_nonoptimal_result=False,
+            time_limit=_remaining(opts, start), rel_gap=opts.mip_gap, threads=opts.threads,
+            solver_options={"output_flag": False, **extra},
+        )
+
+    if opts.threads is not None:
+        import highspy
+
+        # HiGHS fixes its thread count when its global scheduler starts: restart it for this request
+        highspy.Highs.resetGlobalScheduler(True)
+    res = run_once()
+    tc = res.termination_condition
+    if tc == TC.infeasibleOrUnbounded:
+        res = run_once(presolve="off")
+        tc = res.termination_condition
+    has_solution = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+    message = f"HiGHS: {tc.name}"
+
+    if tc == TC.convergenceCriteriaSatisfied:
+        status = "optimal"
+    elif tc in (TC.provenInfeasible, TC.locallyInfeasible):
+        status = "infeasible"
+    elif tc == TC.unbounded:
+        status = "unbounded"
+    elif tc == TC.infeasibleOrUnbounded:
+        feasible = feasible_zero_objective(lm, _remaining(opts, start))
+        status = {True: "unbounded", False: "infeasible", None: "error"}[feasible]
+        message += "; settled by a feasibility solve" if feasible is not None else " (undecided)"
+    elif tc == TC.maxTimeLimit:
+        status = "feasible" if has_solution else "time_limit"
+    else:
+        status = "feasible" if has_solution else "error"
+
+    raw = duals = None
+    if status in ("optimal", "feasible"):
+        values = res.solution_loader.get_vars()  # only variables the solver saw
+        raw = [values[v] if v in values else _inside(col) for v, col in zip(pmap.columns, lm.columns)]
+        if not lm.is_mip and status == "optimal":
+            try:
+                d = res.solution_loader.get_duals()
+                duals = [d.get(c, 0.0) for c in pmap.rows]
+            except Exception:  # no valid duals
+                duals = None
+    return finish(lm, status, raw, "highs", time.perf_counter() - start, message,
+                  bound=res.objective_bound, duals=duals)
+
+
+# --- OR-Tools --------------------------------------------------------------------------
+
+def integral_rows(lm: LinearModel):
+    """CP-SAT's view of the rows: (int coefs, sense, int rhs) per row, or None when not eligible.
+
+    Eligible: every column integer/binary with finite bounds, and every row integral after
+    scaling by a power of ten up to 1e6 (an inequality's rhs is then rounded inward).
+    """
+    for c in lm.columns:
+        if c.domain == "continuous" or not (math.isfinite(c.lower) and math.isfinite(c.upper)):
+            return None
+    out = []
+    for r in lm.rows:
+        for k in range(7):
+            s = 10.0 ** k
+            coefs = {j: a * s for j, a in r.coefs.items()}
+            if all(abs(v - round(v)) <= 1e-9 * max(1.0, abs(v)) for v in coefs.values()):
+                break
+        else:
+            return None
+        rhs = r.rhs * s
+        if abs(rhs - round(rhs)) <= 1e-9 * max(1.0, abs(rhs)):
+            rhs = round(rhs)
+        elif r.sense == "<=":
+            rhs = math.floor(rhs)
+        elif r.sense == ">=":
+            rhs = math.ceil(rhs)
+        else:
+            return None
+        out.append(({j: int(round(v)) for j, v in coefs.items()}, r.sense, int(rhs)))
+    return out
+
+
+def solve_ortools(lm: LinearModel, opts: Options, engine: str = "auto") -> SolveResult:
+    if engine == "auto":
+        engine = "cpsat" if lm.columns and integral_rows(lm) is not None else ("scip" if lm.is_mip else "glop")
+    name = f"ortools-{engine}"
+    if engine == "cpsat":
+        return _solve_cpsat(lm, opts)
+    if engine not in ("scip", "glop", "pdlp"):
+        raise ValueError(f"unknown OR-Tools engine {engine!r}; use scip, glop, pdlp or cpsat")
+    if engine in ("glop", "pdlp") and lm.is_mip:
+        return error(name, f"{engine.upper()} solves LPs only; this model has integer variables (use ortools-scip)")
+    return _solve_mpsolver(lm, opts, engine)
+
+
+def _solve_mpsolver(lm: LinearModel, opts: Options, engine: str, zero_objective: bool = False) -> SolveResult:
+    from ortools.linear_solver import pywraplp
+
+    name = f"ortools-{engine}"
+    start = time.perf_counter()
+    solver = pywraplp.Solver.CreateSolver(engine.upper())
+    if solver is None:
+        return error(name, f"OR-Tools has no {engine.upper()} solver in this build")
+    solver.SuppressOutput()
+    inf = solver.infinity()
+    xs = []
+    for c in lm.columns:
+        lo = c.lower if math.isfinite(c.lower) else -inf
+        hi = c.upper if math.isfinite(c.upper) else inf
+        xs.append(solver.IntVar(lo, hi, c.label) if c.domain != "continuous" else solver.NumVar(lo, hi, c.label))
+    cons = []
+    for r in lm.rows:
+        lo = r.rhs if r.sense in (">=", "==") else -inf
+        hi = r.rhs if r.sense in ("<=", "==") else inf
+        ct = solver.Constraint(lo, hi, r.label)
+        for j, a in r.coefs.items():
+            ct.SetCoefficient(xs[j], a)
+        cons.append(ct)
+    obj = solver.Objective()
+    if not zero_objective:
+        for j, a in lm.objective.items():
+            obj.SetCoefficient(xs[j], a)
+        obj.SetOffset(lm.objective_constant)
+    obj.SetMaximization() if lm.sense == "maximize" else obj.SetMinimization()
+    if opts.time_limit is not None:
+        solver.SetTimeLimit(max(int(opts.time_limit * 1000), 1))
+    if opts.threads is not None and engine == "scip":
+        solver.SetNumThreads(int(opts.threads))
+    params = pywraplp.MPSolverParameters()
+    if opts.mip_gap is not None and lm.is_mip:
+        params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, float(opts.mip_gap))
+    code = solver.Solve(params)
+    seconds = time.perf_counter() - start
+    S = pywraplp.Solver
+    names = {S.OPTIMAL: "OPTIMAL", S.FEASIBLE: "FEASIBLE", S.INFEASIBLE: "INFEASIBLE", S.UNBOUNDED: "UNBOUNDED",
+             S.ABNORMAL: "ABNORMAL", S.NOT_SOLVED: "NOT_SOLVED", S.MODEL_INVALID: "MODEL_INVALID"}
+    message = f"OR-Tools {engine.upper()}: {names.get(code, code)}"
+    timed_out = opts.time_limit is not None and seconds >= 0.95 * opts.time_limit
+    if code == S.OPTIMAL:
+        status = "optimal"
+    elif code == S.FEASIBLE:
+        status = "feasible"
+    elif code == S.INFEASIBLE:
+        status = "infeasible"
+        if not zero_objective:
+            # MPSolver reports SCIP's and GLOP's "infeasible or unbounded" as INFEASIBLE: look for any point
+            probe = _solve_mpsolver(lm, Options(opts.time_limit, None, opts.threads), engine, zero_objective=True)
+            if probe.status in ("optimal", "feasible"):
+                status, message = "unbounded", message + "; a feasible point exists, so unbounded"
+    elif code == S.UNBOUNDED:
+        status = "unbounded"
+    elif code == S.NOT_SOLVED and timed_out:
+        status = "time_limit"
+    else:
+        status = "error"
+        if engine == "pdlp" and code == S.NOT_SOLVED:  # what PDLP says of unbounded LPs
+            message += " (no verdict; the LP may be unbounded: try highs or ortools-glop)"
+    raw = duals = None
+    if status in ("optimal", "feasible"):
+        raw = [x.solution_value() for x in xs]
+        if engine in ("glop", "pdlp") and status == "optimal":
+            duals = [c.dual_value() for c in cons]
+    bound = solver.Objective().BestBound() if lm.is_mip and status in ("optimal", "feasible") else None
+    return finish(lm, status, raw, name, seconds, message, bound=bound, duals=duals)
+
+
+def _solve_cpsat(lm: LinearModel, opts: Options) -> SolveResult:
+    from ortools.sat.python import cp_model
+
+    start = time.perf_counter()
+    rows = integral_rows(lm)
+    if rows is None:
+        return error("ortools-cpsat", "CP-SAT needs bounded integer variables and integral (scalable) coefficients")
+    model = cp_model.CpModel()
+    xs = [model.NewIntVar(int(c.lower), int(c.upper), c.label) for c in lm.columns]
+    for coefs, sense, rhs in rows:
+        expr = cp_model.LinearExpr.WeightedSum([xs[j] for j in coefs], list(coefs.values()))
+        if sense == "<=":
+            model.Add(expr <= rhs)
+        elif sense == ">=":
+            model.Add(expr >= rhs)
+        else:
+            model.Add(expr == rhs)
+    if lm.objective:
+        obj = cp_model.LinearExpr.WeightedSum([xs[j] for j in lm.objective], list(lm.objective.values()))
+        model.Maximize(obj) if lm.sense == "maximize" else model.Minimize(obj)
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    if opts.time_limit is not None:
+        p.max_time_in_seconds = float(opts.time_limit)
+    p.relative_gap_limit = float(opts.mip_gap) if opts.mip_gap is not None else 0.0
+    if opts.threads:
+        p.num_workers = int(opts.threads)
+    code = solver.Solve(model)
+    seconds = time.perf_counter() - start
+    message = f"OR-Tools CP-SAT: {solver.StatusName(code)}"
+    if code == cp_model.OPTIMAL:
+        status = "optimal"
+    elif code == cp_model.FEASIBLE:
+        status = "feasible"
+    elif code == cp_model.INFEASIBLE:
+        status = "infeasible"
+    elif code == cp_model.UNKNOWN and opts.time_limit is not None:
+        status = "time_limit"
+    else:
+        status = "error"
+    raw = [solver.Value(x) for x in xs] if status in ("optimal", "feasible") else None
+    bound = None
+    if raw is not None and lm.objective:
+        bound = solver.BestObjectiveBound() + lm.objective_constant
+    return finish(lm, status, raw, "ortools-cpsat", seconds, message, bound=bound)

@@ -1,0 +1,870 @@
+"""Export a formulation: a standalone Pyomo script, LP / MPS files, LaTeX, Markdown.
+
+`emit(formulation, to)` returns text:
+
+- ``"pyomo"``: a readable, self-contained Pyomo script built from `linearize(f)`: one
+  `Set` per set, one `Param` per parameter, one `Var` per variable, one `Constraint`
+  per linearized constraint (quantified ones as indexed constraints with a rule
+  function), the objective, and a solve with HiGHS (`appsi_highs`) that prints the
+  status, the objective value and the nonzero variables. Run it with `python file.py`.
+- ``"lp"`` / ``"mps"``: the flat model (`to_linear_model` -> `to_pyomo`) written by
+  Pyomo with symbolic labels, so rows and columns keep the formulation's names.
+- ``"latex"``: an amsmath `align*` rendering (sets, parameters, variables, objective,
+  and every original constraint's linear comparisons tagged with its template title).
+- ``"markdown"``: a human description with tables of sets, parameters, variables and
+  constraints (name, template, meaning, source sentence).
+
+Safety of the Pyomo script: the only code in it that derives from the formulation is
+the rendering of *parsed* expressions (`expr.to_python` over this module's renamed
+nodes), numbers printed by this module, and `repr()` of set elements. Every free text
+(names of the model, sentences, descriptions, template renderings) goes into a comment
+or a string literal through `repr()`, which escapes quotes, newlines and other
+non-printable characters, so no text can end the comment or the literal.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+from ..core import expr as E
+from ..core.formulation import Formulation
+from ..core.ground import Data
+from ..core.templates import CATALOG, emit as emit_template, instances, linearize, render
+
+FORMATS = ("pyomo", "lp", "mps", "latex", "markdown")
+
+__all__ = ["FORMATS", "emit", "to_pyomo_script", "to_lp", "to_mps", "to_latex", "to_markdown"]
+
+
+def emit(f: Formulation, to: str) -> str:
+    """Render a valid formulation as `to` (one of `FORMATS`)."""
+    kind = (to or "").strip().lower()
+    if kind == "pyomo":
+        return to_pyomo_script(f)
+    if kind == "lp":
+        return to_lp(f)
+    if kind == "mps":
+        return to_mps(f)
+    if kind == "latex":
+        return to_latex(f)
+    if kind in ("markdown", "md"):
+        return to_markdown(f)
+    raise ValueError(f"unknown export format {to!r}; one of: {', '.join(FORMATS)}")
+
+
+# --- shared: grouping linearized constraints by their original --------------------------
+
+
+@dataclass
+class _Group:
+    original: object | None  # the formulation constraint (None when grouping failed)
+    linear: list  # its `general` constraints in linearize(f)
+
+
+def _groups(f: Formulation, lf: Formulation) -> list[_Group]:
+    """Line up linearize(f).constraints with f.constraints (linearize keeps the order)."""
+    counts: list[int] = []
+    try:
+        data = Data(f)
+        taken = {s.name for s in f.sets} | {p.name for p in f.parameters} | {v.name for v in f.variables}
+        taken |= {c.name for c in f.constraints}
+        for c in f.constraints:
+            counts.append(len(emit_template(c, data, set(taken)).comparisons))
+    except Exception:  # noqa: BLE001 - grouping is cosmetic; fall back to one group per row
+        counts = []
+    if len(counts) != len(f.constraints) or sum(counts) != len(lf.constraints):
+        return [_Group(None, [lc]) for lc in lf.constraints]
+    out, k = [], 0
+    for c, n in zip(f.constraints, counts):
+        out.append(_Group(c, list(lf.constraints[k:k + n])))
+        k += n
+    return out
+
+
+def _title(c) -> str:
+    return CATALOG[c.template].title if c.template in CATALOG else c.template
+
+
+def _one_line(text: str) -> str:
+    """Collapse every kind of line break (and runs of blanks) to single spaces."""
+    return " ".join(text.split())
+
+
+# --- numbers and elements --------------------------------------------------------------
+
+
+def _num(v) -> str:
+    """A number as Python source: integers without '.0', non-finite as float('...')."""
+    v = float(v)
+    if not math.isfinite(v):
+        return f"float({str(v)!r})"
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v)
+
+
+def _elem(e) -> str:
+    """A set element as Python source."""
+    if isinstance(e, bool):  # never in a valid model, but keep it an int
+        return repr(int(e))
+    if isinstance(e, int):
+        return repr(e)
+    return repr(str(e))
+
+
+def _key(idx: tuple) -> str:
+    return _elem(idx[0]) if len(idx) == 1 else "(" + ", ".join(_elem(e) for e in idx) + ")"
+
+
+# --- Pyomo script ---------------------------------------------------------------------
+
+
+_SCRIPT_GLOBALS = {"m", "pyo", "sum", "as_constraint"}
+
+
+def _reserved_model_attrs() -> set[str]:
+    import pyomo.environ as pyo
+
+    return set(dir(pyo.ConcreteModel()))
+
+
+def _identifier(name: str, prefix: str) -> str:
+    """`name` if it is a plain ASCII identifier, else a sanitized one (names are validated; belt and braces)."""
+    if name.isascii() and name.isidentifier():
+        return name
+    return prefix + "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in name)
+
+
+def _label(name: str) -> str:
+    """A name for a comment: as is when it is a plain identifier, else repr()."""
+    return name if name.isascii() and name.isidentifier() else repr(name)
+
+
+class _Names:
+    """Python names for model components (attributes of `m`) and for rule-local indices."""
+
+    def __init__(self):
+        self.reserved = _reserved_model_attrs() | set(keyword.kwlist)
+        self.components: dict[tuple[str, str], str] = {}  # (kind, formulation name) -> attribute
+        self.used: set[str] = set()
+
+    def component(self, kind: str, name: str) -> str:
+        py = _identifier(name, "c_")
+        while py in self.used or py in self.reserved or py.startswith("_"):
+            py += "_"
+        self.used.add(py)
+        self.components[(kind, name)] = py
+        return py
+
+    def local(self, name: str, scope: dict) -> str:
+        """Name of an index variable in a rule body: never a component, keyword or global."""
+        taken_in_scope = {py for orig, (py, _) in scope.items() if orig != name}
+        py = _identifier(name, "i_")
+        while (not py.isidentifier() or keyword.iskeyword(py) or py in _SCRIPT_GLOBALS
+               or py in self.used or py in taken_in_scope):
+            py += "_"
+        return py
+
+
+class _PyRenderer:
+    """Renders parsed expressions as Pyomo rule source, with safe names and exact elements.
+
+    - model components are referenced by their (possibly renamed) attribute (`m.x`);
+    - quantified indices get safe local names (an index `m` becomes `m_`);
+    - literal elements in an index (`x['1']` on a set of ints) become the exact element,
+      as `Data` forgives "1" vs 1 but Pyomo does not; likewise in `i == '1'` filters.
+    """
+
+    def __init__(self, lf: Formulation, names: _Names, data: Data):
+        self.names = names
+        self.data = data
+        self.comp: dict[str, str] = {}
+        for kind, items in (("set", lf.sets), ("param", lf.parameters), ("var", lf.variables)):
+            for it in items:
+                self.comp[it.name] = names.components[(kind, it.name)]
+        self.index_sets: dict[str, list[str]] = {p.name: list(p.index) for p in lf.parameters}
+        self.index_sets.update({v.name: list(v.index) for v in lf.variables})
+        self.model_names = frozenset(self.comp.values())
+
+    # entry points
+    def expr(self, node: E.Node, scope: dict) -> str:
+        return E.to_python(self.node(node, scope), self.model_names)
+
+    def bind(self, bindings, scope: dict | None = None) -> dict:
+        """Extend a scope with `[(index, set), ...]`: orig -> (python name, set)."""
+        scope = dict(scope or {})
+        for idx, s in bindings:
+            scope[idx] = (self.names.local(idx, scope), s)
+        return scope
+
+    # the node transform
+    def node(self, n: E.Node, scope: dict) -> E.Node:
+        r = lambda x: self.node(x, scope)  # noqa: E731
+        if isinstance(n, E.Num):
+            if not math.isfinite(n.value):
+                raise ValueError(f"cannot export the non-finite number {n.value!r}")
+            return n
+        if isinstance(n, E.Str):
+            return n
+        if isinstance(n, E.Name):
+            if n.id in scope:
+                return E.Name(scope[n.id][0])
+            if n.id in self.comp:
+                return E.Name(self.comp[n.id])
+            raise ValueError(f"unknown name {n.id} in an expression")
+        if isinstance(n, E.Index):
+            if n.name not in self.comp or n.name not in self.index_sets:
+                raise ValueError(f"unknown indexed name {n.name} in an expression")
+            sets = self.index_sets[n.name]
+            args = []
+            for k, a in enumerate(n.args):
+                s = sets[k] if k < len(sets) else None
+                args.append(self.index_arg(a, s, scope))
+            return E.Index(self.comp[n.name], tuple(args))
+        if isinstance(n, E.BinOp):
+            return E.BinOp(n.op, r(n.left), r(n.right))
+        if isinstance(n, E.Neg):
+            return E.Neg(r(n.operand))
+        if isinstance(n, E.Not):
+            return E.Not(r(n.operand))
+        if isinstance(n, E.BoolOp):
+            return E.BoolOp(n.op, tuple(r(v) for v in n.values))
+        if isinstance(n, E.Compare):
+            left, right = n.left, n.right
+            if isinstance(left, E.Name) and left.id in scope:
+                right = self.literal(right, scope[left.id][1])
+            if isinstance(right, E.Name) and right.id in scope:
+                left = self.literal(left, scope[right.id][1])
+            return E.Compare(n.op, r(left), r(right))
+        if isinstance(n, E.Sum):
+            inner = dict(scope)
+            gens = []
+            for g in n.generators:
+                inner = self.bind([(g.index, g.set)], inner)
+                if g.set not in self.comp:
+                    raise ValueError(f"unknown set {g.set} in a sum")
+                gens.append(E.Generator(inner[g.index][0], self.comp[g.set]))
+            body = self.node(n.body, inner)
+            cond = self.node(n.condition, inner) if n.condition is not None else None
+            return E.Sum(body, tuple(gens), cond)
+        raise TypeError(f"not a node: {n!r}")
+
+    def literal(self, n: E.Node, set_name: str | None) -> E.Node:
+        """A literal element written for set `set_name`, as that set's exact element."""
+        if set_name is None or set_name not in self.data.sets or not isinstance(n, (E.Num, E.Str)):
+            return n
+        elem = self.data.member(set_name, n.value)
+        if elem is None:
+            return n
+        if isinstance(elem, int) and not isinstance(elem, bool):
+            return E.Num(float(elem))
+        return E.Str(str(elem))
+
+    def index_arg(self, a: E.Node, set_name: str | None, scope: dict) -> E.Node:
+        if isinstance(a, (E.Num, E.Str)):
+            return self.literal(a, set_name)
+        if isinstance(a, E.Name) and a.id in scope and set_name is not None:
+            own = scope[a.id][1]
+            if own != set_name and own in self.data.sets and set_name in self.data.sets:
+                for e in self.data.sets[own]:
+                    m = self.data.member(set_name, e)
+                    if m is not None and (m != e or type(m) is not type(e)):
+                        raise ValueError(
+                            f"index {a.id} runs over set {own} but indexes set {set_name}, whose elements have "
+                            f"another type ({e!r} vs {m!r}); give both sets the same elements to export to Pyomo"
+                        )
+        return self.node(a, scope)
+
+
+def _negated(cond: E.Node) -> E.Node:
+    if isinstance(cond, E.Compare):
+        op = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}[cond.op]
+        return E.Compare(op, cond.left, cond.right)
+    if isinstance(cond, E.Not):
+        return cond.operand
+    return E.Not(cond)
+
+
+def _comment(label: str, text: str) -> str:
+    """A one-line comment; the text goes through repr() so it cannot break the line."""
+    return f"# {label}{text!r}"
+
+
+def _indent_dict(entries: list[str], per_line: int, indent: str) -> str:
+    if len(entries) <= per_line:
+        return "{" + ", ".join(entries) + "}"
+    lines = ["{"]
+    for k in range(0, len(entries), per_line):
+        lines.append(indent + "    " + ", ".join(entries[k:k + per_line]) + ",")
+    lines.append(indent + "}")
+    return "\n".join(lines)
+
+
+def to_pyomo_script(f: Formulation) -> str:
+    """A standalone, readable Pyomo script of the linearized formulation that solves it with HiGHS."""
+    lf = linearize(f)
+    data = Data(lf)
+    names = _Names()
+    for s in lf.sets:
+        names.component("set", s.name)
+    for p in lf.parameters:
+        names.component("param", p.name)
+    for v in lf.variables:
+        names.component("var", v.name)
+    ren = _PyRenderer(lf, names, data)
+    groups = _groups(f, lf)
+    con_py = {}
+    for g in groups:
+        for lc in g.linear:
+            con_py[id(lc)] = names.component("constraint", lc.name)
+    obj_py = names.component("objective", "obj")
+
+    out: list[str] = []
+    w = out.append
+    w("#!/usr/bin/env python3")
+    w("# Pyomo model generated by nlopt_milp from a validated formulation.")
+    if lf.name:
+        w(_comment("formulation: ", lf.name))
+    w("# Run: python <this file>   (needs pyomo and highspy)")
+    w("# Logical templates are already linearized (big-M, auxiliary binaries).")
+    w("import pyomo.environ as pyo")
+    w("")
+    w(f"m = pyo.ConcreteModel(name={(lf.name or 'nlopt_milp')!r})")
+
+    def doc(item) -> str:
+        return f", doc={item.description!r}" if item.description else ""
+
+    if lf.sets:
+        w("")
+        w("# --- sets ---")
+        for s in lf.sets:
+            elems = ", ".join(_elem(e) for e in s.elements)
+            w(f"m.{names.components[('set', s.name)]} = pyo.Set(initialize=[{elems}], ordered=True{doc(s)})")
+
+    if lf.parameters:
+        w("")
+        w("# --- parameters ---")
+        for p in lf.parameters:
+            py = names.components[("param", p.name)]
+            table = data.table(p.name)
+            if not p.index:
+                w(f"m.{py} = pyo.Param(initialize={_num(table[()])}{doc(p)})")
+                continue
+            sets = ", ".join(f"m.{names.components[('set', s)]}" for s in p.index)
+            entries = [f"{_key(k)}: {_num(v)}" for k, v in table.items()]
+            per_line = max(1, len(data.sets[p.index[-1]])) if len(p.index) > 1 else 8
+            w(f"m.{py} = pyo.Param({sets}, initialize={_indent_dict(entries, min(per_line, 8), '')}{doc(p)})")
+
+    w("")
+    w("# --- variables ---")
+    domains = {"continuous": "pyo.Reals", "integer": "pyo.Integers", "binary": "pyo.Binary"}
+    for v in lf.variables:
+        py = names.components[("var", v.name)]
+        idx_sets = [f"m.{names.components[('set', s)]}" for s in v.index]
+        args = idx_sets + [f"domain={domains[v.domain]}"]
+        bound_rule = None
+        if v.domain == "binary":
+            lo = 0.0 if not isinstance(v.lower, (int, float)) else max(0.0, float(v.lower))
+            hi = 1.0 if not isinstance(v.upper, (int, float)) else min(1.0, float(v.upper))
+            if (lo, hi) != (0.0, 1.0):
+                args.append(f"bounds=({_num(lo)}, {_num(hi)})")
+        elif isinstance(v.lower, str) or isinstance(v.upper, str):
+            locals_ = [f"i{k}" for k in range(len(v.index))]
+
+            def bound_src(b) -> str:
+                if b is None:
+                    return "None"
+                if isinstance(b, str):
+                    p = data.params[b]
+                    pp = names.components[("param", b)]
+                    return f"pyo.value(m.{pp}[{', '.join(locals_)}])" if p.index else f"pyo.value(m.{pp})"
+                return _num(b)
+
+            bound_rule = f"{py}_bounds"
+            w(f"def {bound_rule}(m{''.join(', ' + x for x in locals_)}):")
+            w(f"    return ({bound_src(v.lower)}, {bound_src(v.upper)})")
+            args.append(f"bounds={bound_rule}")
+        else:
+            lo = "None" if v.lower is None else _num(v.lower)
+            hi = "None" if v.upper is None else _num(v.upper)
+            args.append(f"bounds=({lo}, {hi})")
+        w(f"m.{py} = pyo.Var({', '.join(args)}{doc(v)})")
+
+    # constraints
+    trivial = _trivial_constraints(lf, data)
+    if any(trivial.values()):
+        w("")
+        w("")
+        w("def as_constraint(relation):")
+        w("    \"\"\"Pyomo rejects a comparison without variables (True/False): map it to Feasible/Infeasible.\"\"\"")
+        w("    if relation is True:")
+        w("        return pyo.Constraint.Feasible")
+        w("    if relation is False:")
+        w("        return pyo.Constraint.Infeasible")
+        w("    return relation")
+    if groups:
+        w("")
+        w("# --- constraints ---")
+    for g in groups:
+        w("")
+        if g.original is not None:
+            c = g.original
+            w(f"# {_label(c.name)}: {_title(c)}")
+            w(_comment("  meaning: ", render(c)))
+            if c.source:
+                w(_comment("  source:  ", c.source))
+        else:
+            c = g.linear[0]
+            w(f"# {_label(c.name)}")
+            if c.source:
+                w(_comment("  source:  ", c.source))
+        for lc in g.linear:
+            py = con_py[id(lc)]
+            cmp = E.parse_comparison(lc.slots.expr)
+            wrap = trivial.get(lc.name, False)
+            if not lc.forall:
+                body = ren.expr(cmp, {})
+                if wrap:
+                    body = f"as_constraint({body})"
+                w(f"m.{py} = pyo.Constraint(expr={body})")
+                continue
+            scope = ren.bind([(b.index, b.set) for b in lc.forall])
+            params = ", ".join(scope[b.index][0] for b in lc.forall)
+            w(f"def {py}_rule(m, {params}):")
+            if lc.where:
+                cond = ren.expr(_negated(E.parse_condition(lc.where)), scope)
+                w(f"    if {cond}:")
+                w("        return pyo.Constraint.Skip")
+            body = ren.expr(cmp, scope)
+            w(f"    return {f'as_constraint({body})' if wrap else body}")
+            sets = ", ".join(f"m.{names.components[('set', b.set)]}" for b in lc.forall)
+            w(f"m.{py} = pyo.Constraint({sets}, rule={py}_rule)")
+
+    w("")
+    w("# --- objective ---")
+    obj = E.parse(lf.objective.expr)
+    if lf.objective.expr != f.objective.expr:
+        w("# (includes the setup costs of fixed-charge constraints)")
+    sense = "pyo.maximize" if lf.objective.sense == "maximize" else "pyo.minimize"
+    w(f"m.{obj_py} = pyo.Objective(expr={ren.expr(obj, {})}, sense={sense})")
+
+    w("")
+    w("")
+    w("if __name__ == \"__main__\":")
+    w("    solver = pyo.SolverFactory(\"appsi_highs\")")
+    w("    results = solver.solve(m, load_solutions=False)")
+    w("    status = results.solver.termination_condition")
+    w("    print(\"status:\", status)")
+    w("    if status != pyo.TerminationCondition.optimal:")
+    w("        raise SystemExit(1)")
+    w("    m.solutions.load_from(results)")
+    w(f"    print(\"objective =\", repr(pyo.value(m.{obj_py})))")
+    w("    for v in m.component_data_objects(pyo.Var, descend_into=True):")
+    w("        if v.value is not None and abs(v.value) > 1e-9:")
+    w("            print(f\"{v.name} = {v.value:.10g}\")")
+    return "\n".join(out) + "\n"
+
+
+def _trivial_constraints(lf: Formulation, data: Data) -> dict[str, bool]:
+    """Linearized constraints with an instance that has no variable terms (Pyomo would see a bool)."""
+    out: dict[str, bool] = {}
+    for c in lf.constraints:
+        cmp = E.parse_comparison(c.slots.expr)
+        diff = E.BinOp("-", cmp.left, cmp.right)
+        flag = False
+        try:
+            for env in instances(c, data):
+                if not data.linear(diff, env).nonzero():
+                    flag = True
+                    break
+        except Exception:  # noqa: BLE001 - be conservative
+            flag = True
+        out[c.name] = out.get(c.name, False) or flag
+    return out
+
+
+# --- LP / MPS via Pyomo -------------------------------------------------------------------
+
+
+def _write(f: Formulation, suffix: str) -> str:
+    from .linear_model import to_linear_model
+    from .pyomo_model import to_pyomo
+
+    model = to_pyomo(to_linear_model(f))
+    with tempfile.TemporaryDirectory(prefix="nlopt_export_") as tmp:
+        path = os.path.join(tmp, "model" + suffix)
+        # the writer is chosen by the suffix (an explicit format="lp" makes Pyomo warn)
+        model.write(path, io_options={"symbolic_solver_labels": True})
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
+
+def to_lp(f: Formulation) -> str:
+    """CPLEX LP text of the flat model (symbolic names)."""
+    return _write(f, ".lp")
+
+
+_MPS_INF_UI = re.compile(r"^ UI BOUND (\S+) 10E20$", re.M)
+_MPS_LI = re.compile(r"^ LI BOUND (\S+) ", re.M)
+
+
+def to_mps(f: Formulation) -> str:
+    """MPS text of the flat model (symbolic names).
+
+    Pyomo writes the missing upper bound of an integer column as `UI BOUND x 10E20`, which
+    HiGHS reads with a warning (1e21 is "not an integer bound"); such a line becomes
+    `PL BOUND x` (upper bound +inf). The column stays integer through its `LI` line.
+    """
+    text = _write(f, ".mps")
+    integer_lower = set(_MPS_LI.findall(text))
+    return _MPS_INF_UI.sub(lambda mt: f" PL BOUND {mt.group(1)}" if mt.group(1) in integer_lower else mt.group(0),
+                           text)
+
+
+# --- LaTeX --------------------------------------------------------------------------
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}",
+}
+
+
+def _tex(text: str) -> str:
+    """Free text for LaTeX text mode: specials escaped, one line."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in _one_line(str(text)))
+
+
+def _tex_comment(text: str) -> str:
+    return "% " + _one_line(str(text))
+
+
+def _tex_name(name: str) -> str:
+    return E.to_latex(E.Name(name))
+
+
+def _tex_elem(e) -> str:
+    if isinstance(e, int) and not isinstance(e, bool):
+        return str(e)
+    return r"\text{" + _tex(str(e)) + "}"
+
+
+def _tex_num(v: float) -> str:
+    v = float(v)
+    if not math.isfinite(v):
+        return r"\infty" if v > 0 else r"-\infty"
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.6g}".replace("e", r"\mathrm{e}")
+
+
+def _index_symbols(set_names: list[str]) -> list[str]:
+    out: list[str] = []
+    for s in set_names:
+        base = s[0].lower() if s else "i"
+        sym = base
+        while sym in out:
+            sym += "'"
+        out.append(sym)
+    return out
+
+
+def _tex_ref(name: str, set_names: list[str]) -> tuple[str, str]:
+    """`x_{f,c}` and its quantifier `f \\in F, c \\in C` for a declaration."""
+    if not set_names:
+        return _tex_name(name), ""
+    syms = _index_symbols(set_names)
+    ref = f"{_tex_name(name)}_{{{','.join(syms)}}}"
+    quant = ",\\ ".join(f"{i} \\in {_tex_name(s)}" for i, s in zip(syms, set_names))
+    return ref, quant
+
+
+def _map_str(n: E.Node, fn) -> E.Node:
+    """Apply `fn` to the text of every quoted element in a node tree."""
+    r = lambda x: _map_str(x, fn)  # noqa: E731
+    if isinstance(n, E.Str):
+        return E.Str(fn(n.value))
+    if isinstance(n, E.Index):
+        return E.Index(n.name, tuple(r(a) for a in n.args))
+    if isinstance(n, (E.BinOp, E.Compare)):
+        return type(n)(n.op, r(n.left), r(n.right))
+    if isinstance(n, (E.Neg, E.Not)):
+        return type(n)(r(n.operand))
+    if isinstance(n, E.BoolOp):
+        return E.BoolOp(n.op, tuple(r(v) for v in n.values))
+    if isinstance(n, E.Sum):
+        return E.Sum(r(n.body), n.generators, r(n.condition) if n.condition is not None else None)
+    return n
+
+
+def _tex_expr(n: E.Node) -> str:
+    """`expr.to_latex`, with LaTeX specials in quoted elements escaped (it escapes only `_`)."""
+    if E.to_latex(E.Str("&")) == r"\text{&}":
+        n = _map_str(n, lambda t: "".join(_LATEX_SPECIAL.get(ch, ch) if ch != "_" else ch for ch in _one_line(t)))
+    return E.to_latex(n)
+
+
+def _tex_forall(c) -> str:
+    if not c.forall:
+        return ""
+    q = r"\forall " + ",\\ ".join(f"{b.index} \\in {_tex_name(b.set)}" for b in c.forall)
+    if c.where:
+        q += " : " + _tex_expr(E.parse_condition(c.where))
+    return q
+
+
+def _align(lines: list[str]) -> list[str]:
+    return ["\\begin{align*}", " \\\\\n".join(lines), "\\end{align*}"]
+
+
+def to_latex(f: Formulation) -> str:
+    """amsmath `align*` blocks: sets, parameters, variables, objective, constraints."""
+    lf = linearize(f)
+    data = Data(lf)
+    out: list[str] = []
+    w = out.append
+    w("% Optimization model generated by nlopt_milp (needs \\usepackage{amsmath,amssymb})")
+    if lf.name:
+        w(_tex_comment("formulation: " + lf.name))
+
+    if lf.sets:
+        w("\\paragraph{Sets}")
+        lines = []
+        for s in lf.sets:
+            elems = ", ".join(_tex_elem(e) for e in s.elements[:20])
+            if len(s.elements) > 20:
+                elems += r", \ldots" + f" \\quad ({len(s.elements)}\\ \\text{{elements}})"
+            line = f"{_tex_name(s.name)} &= \\{{{elems}\\}}"
+            if s.description:
+                line += f" && \\text{{{_tex(s.description)}}}"
+            lines.append(line)
+        out.extend(_align(lines))
+
+    if lf.parameters:
+        w("\\paragraph{Parameters}")
+        lines = []
+        for p in lf.parameters:
+            table = data.table(p.name)
+            ref, quant = _tex_ref(p.name, list(p.index))
+            if not p.index:
+                line = f"{ref} &= {_tex_num(table[()])}"
+            elif len(p.index) == 1 and len(table) <= 12:
+                vals = ",\\ ".join(f"{_tex_elem(k[0])} \\mapsto {_tex_num(v)}" for k, v in table.items())
+                line = f"{ref} &: {vals} && {quant}"
+            elif len(p.index) == 2 and len(data.sets[p.index[0]]) <= 8 and len(data.sets[p.index[1]]) <= 8 \
+                    and table:
+                rows = []
+                for a in data.sets[p.index[0]]:
+                    rows.append(" & ".join(_tex_num(table[(a, b)]) for b in data.sets[p.index[1]]))
+                syms = _index_symbols(list(p.index))
+                matrix = " \\\\ ".join(rows)
+                line = (f"{ref} &= \\begin{{pmatrix}} {matrix} "
+                        f"\\end{{pmatrix}} && \\text{{rows }} {syms[0]} \\in {_tex_name(p.index[0])},\\ "
+                        f"\\text{{columns }} {syms[1]} \\in {_tex_name(p.index[1])}")
+            else:
+                line = f"{ref} && \\text{{given}},\\ {quant}"
+            if p.description:
+                line += f" \\quad \\text{{({_tex(p.description)})}}"
+            lines.append(line)
+        out.extend(_align(lines))
+
+    w("\\paragraph{Variables}")
+    lines = []
+    for v in lf.variables:
+        ref, quant = _tex_ref(v.name, list(v.index))
+        syms = _index_symbols(list(v.index))
+
+        def bound(b) -> str | None:
+            if b is None:
+                return None
+            if isinstance(b, str):
+                p = data.params[b]
+                return f"{_tex_name(b)}_{{{','.join(syms)}}}" if p.index else _tex_name(b)
+            return _tex_num(b)
+
+        if v.domain == "binary":
+            rel = f"{ref} &\\in \\{{0, 1\\}}"
+        else:
+            lo, hi = bound(v.lower), bound(v.upper)
+            integer = v.domain == "integer"
+            if lo is not None and hi is not None:
+                rel = f"{lo} \\le {ref} &\\le {hi}"
+            elif lo is not None:
+                rel = f"{ref} &\\ge {lo}"
+            elif hi is not None:
+                rel = f"{ref} &\\le {hi}"
+            else:
+                rel = f"{ref} &\\in " + (r"\mathbb{Z}" if integer else r"\mathbb{R}")
+                integer = False
+            if integer:
+                rel += f", \\quad {ref} \\in \\mathbb{{Z}}"
+        line = rel + (f" && {quant}" if quant else "")
+        if v.description:
+            line += f" \\quad \\text{{({_tex(v.description)})}}"
+        lines.append(line)
+    out.extend(_align(lines))
+
+    w("\\paragraph{Objective}")
+    sense = r"\min" if lf.objective.sense == "minimize" else r"\max"
+    out.extend(_align([f"{sense} \\quad & {_tex_expr(E.parse(lf.objective.expr))}"]))
+
+    groups = _groups(f, lf)
+    if groups:
+        w("\\paragraph{Constraints}")
+        lines = []
+        for g in groups:
+            head = g.original if g.original is not None else g.linear[0]
+            tag = f"{head.name}: {_title(head)}" if g.original is not None else head.name
+            for k, lc in enumerate(g.linear):
+                cmp = E.parse_comparison(lc.slots.expr)
+                op = E._LATEX_CMP[cmp.op]
+                line = f"{_tex_expr(cmp.left)} &{op} {_tex_expr(cmp.right)}"
+                q = _tex_forall(lc)
+                if q:
+                    line += f" && {q}"
+                line += f" \\tag*{{{_tex(tag if len(g.linear) == 1 else f'{tag} ({k + 1})')}}}"
+                if k == 0 and head.source:
+                    line = _tex_comment(f"{head.name}, source: {head.source}") + "\n" + line
+                lines.append(line)
+        out.extend(_align(lines))
+    return "\n".join(out) + "\n"
+
+
+# --- Markdown ------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Free text in a table cell: one line, pipes and HTML escaped."""
+    return (_one_line(str(text)).replace("\\", "\\\\").replace("|", "\\|")
+            .replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks and pipes inside a table."""
+    s = _one_line(str(text)).replace("|", "\\|")
+    if not s:
+        return ""
+    run = longest = 0
+    for ch in s:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def _md_num(v) -> str:
+    v = float(v)
+    if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:g}"
+
+
+def _md_elem(e) -> str:
+    return str(e) if isinstance(e, int) else repr(str(e))
+
+
+def to_markdown(f: Formulation) -> str:
+    """A human-readable model description (GitHub-flavoured Markdown tables)."""
+    lf = linearize(f)
+    data = Data(lf)
+    n_orig_params = len(f.parameters)
+    n_orig_vars = len(f.variables)
+    out: list[str] = []
+    w = out.append
+    w(f"# Model {_md(f.name)}" if f.name else "# Model")
+    w("")
+    if f.problem:
+        w("> " + _md(f.problem))
+        w("")
+
+    if lf.sets:
+        w("## Sets")
+        w("")
+        w("| Set | Elements | Description |")
+        w("|---|---|---|")
+        for s in lf.sets:
+            elems = ", ".join(_md_elem(e) for e in s.elements[:30])
+            if len(s.elements) > 30:
+                elems += f", … ({len(s.elements)} elements)"
+            w(f"| {_code(s.name)} | {_md(elems)} | {_md(s.description)} |")
+        w("")
+
+    if lf.parameters:
+        w("## Parameters")
+        w("")
+        w("| Parameter | Index | Values | Description |")
+        w("|---|---|---|---|")
+        for k, p in enumerate(lf.parameters):
+            table = data.table(p.name)
+            if not p.index:
+                vals = _md_num(table[()])
+            elif len(table) <= 12:
+                vals = ", ".join(f"{','.join(_md_elem(e) for e in key)}: {_md_num(v)}" for key, v in table.items())
+            else:
+                vals = f"{len(table)} values"
+            desc = p.description or ("" if k < n_orig_params else "generated")
+            w(f"| {_code(p.name)} | {_md(' × '.join(p.index))} | {_md(vals)} | {_md(desc)} |")
+        w("")
+
+    w("## Variables")
+    w("")
+    w("| Variable | Index | Domain | Lower | Upper | Description |")
+    w("|---|---|---|---|---|---|")
+    for k, v in enumerate(lf.variables):
+        def b(x, default):
+            if v.domain == "binary":  # parameter bounds are ignored, numbers clamped to [0, 1]
+                return _md_num(min(1.0, max(0.0, float(x)))) if isinstance(x, (int, float)) else default
+            if x is None:
+                return "—"
+            return x if isinstance(x, str) else _md_num(x)
+
+        desc = v.description or ("" if k < n_orig_vars else "generated")
+        w(f"| {_code(v.name)} | {_md(' × '.join(v.index))} | {v.domain} | {_md(b(v.lower, '0'))} | "
+          f"{_md(b(v.upper, '1'))} | {_md(desc)} |")
+    w("")
+
+    w("## Objective")
+    w("")
+    w(f"{lf.objective.sense.capitalize()} {_code(f.objective.expr)}")
+    if lf.objective.expr != f.objective.expr:
+        w("")
+        w(f"With the setup costs of fixed-charge constraints: {_code(lf.objective.expr)}")
+    if f.objective.description:
+        w("")
+        w(_md(f.objective.description))
+    w("")
+
+    if f.constraints:
+        w("## Constraints")
+        w("")
+        w("| Name | Template | Meaning | Source |")
+        w("|---|---|---|---|")
+        for c in f.constraints:
+            w(f"| {_code(c.name)} | {_md(_title(c))} | {_code(render(c))} | {_md(c.source)} |")
+        w("")
+        w("### Linear form")
+        w("")
+        for g in _groups(f, lf):
+            for lc in g.linear:
+                q = ""
+                if lc.forall:
+                    q = " for each " + ", ".join(f"{b.index} in {b.set}" for b in lc.forall)
+                    if lc.where:
+                        q += f" with {lc.where}"
+                w(f"- {_code(lc.name)}: {_code(lc.slots.expr + q)}")
+        w("")
+
+    if f.unused_numbers:
+        w("## Numbers not used")
+        w("")
+        w("| Value | Reason |")
+        w("|---|---|")
+        for u in f.unused_numbers:
+            w(f"| {_md(u.value)} | {_md(u.reason)} |")
+        w("")
+    return "\n".join(out)

@@ -1,0 +1,250 @@
+"""A real HTTP server speaking the OpenAI chat-completions protocol, answering
+from a script, for tests of anything that talks to an LLM server.
+
+    with ScriptedServer() as server:
+        server.script(Reply(status=500), Reply(content='{"ok": true}'))
+        backend = OpenAIBackend(server.base_url)
+        ...
+        assert len(server.chat_requests) == 2
+
+Answers to POST /v1/chat/completions come, in order, from: the scripted queue;
+else `responder(request_json)`; else `default`; else HTTP 500 "script exhausted".
+A request with n > 1 takes up to n consecutive content replies from the queue
+(repeating the last one if fewer are scripted), unless `honour_n` is False,
+which mimics servers that always return one choice.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+LLAMA_CPP_REJECTION = {
+    "error": {
+        "code": 500,
+        "message": "1 validation error for ResponseFormat: Input should be 'text' or 'json_object'",
+        "type": "server_error",
+    }
+}
+
+
+@dataclass
+class Reply:
+    """One scripted answer. `content` may be a list: one text per choice."""
+
+    content: str | list[str] | None = None
+    status: int = 200
+    body: str | dict | None = None  # error body, sent as-is (dict as JSON)
+    delay: float = 0.0  # seconds to wait before answering
+    disconnect: bool = False  # close the connection without answering
+    headers: dict[str, str] = field(default_factory=dict)
+    prompt_tokens: int = 11
+    completion_tokens: int | None = None  # default: word count of the choices
+
+    @property
+    def is_content(self) -> bool:
+        return self.status == 200 and not self.disconnect and self.content is not None
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    json: Any
+    headers: dict[str, str]
+
+
+class ScriptedServer:
+    def __init__(
+        self,
+        models: list[str] | None = None,
+        owned_by: str = "scripted",
+        reject_json_schema: bool = False,
+        responder: Callable[[dict], Reply] | None = None,
+        default: Reply | None = None,
+        honour_n: bool = True,
+    ):
+        self.models = models if models is not None else ["scripted-model"]
+        self.owned_by = owned_by
+        self.reject_json_schema = reject_json_schema  # behave like llama.cpp's server
+        self.responder = responder
+        self.default = default
+        self.honour_n = honour_n
+        self.requests: list[Received] = []
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- scripting and inspection ----------------------------------------------------
+
+    def script(self, *replies: Reply | str) -> "ScriptedServer":
+        """Queue replies; a plain string is Reply(content=that)."""
+        with self._lock:
+            self._queue.extend(Reply(content=r) if isinstance(r, str) else r for r in replies)
+        return self
+
+    @property
+    def chat_requests(self) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> "ScriptedServer":
+        handler = type("Handler", (_Handler,), {"scripted": self})
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "ScriptedServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # --- answering -------------------------------------------------------------------
+
+    def _record(self, received: Received) -> None:
+        with self._lock:
+            self.requests.append(received)
+
+    def _next_reply(self, request: dict) -> Reply:
+        n = max(1, int(request.get("n") or 1)) if self.honour_n else 1
+        with self._lock:
+            if self._queue:
+                first = self._queue.popleft()
+                if not first.is_content or isinstance(first.content, list) or n == 1:
+                    return first
+                texts = [first.content]
+                while len(texts) < n and self._queue and self._queue[0].is_content:
+                    texts.append(self._queue.popleft().content)
+                return Reply(content=texts, delay=first.delay, prompt_tokens=first.prompt_tokens)
+        if self.responder is not None:
+            return self.responder(request)
+        if self.default is not None:
+            return self.default
+        return Reply(status=500, body={"error": {"message": "scripted server: script exhausted"}})
+
+    def _chat_response(self, request: dict, reply: Reply) -> dict:
+        n = max(1, int(request.get("n") or 1)) if self.honour_n else 1
+        texts = reply.content if isinstance(reply.content, list) else [reply.content]
+        texts = (texts + [texts[-1]] * n)[:n]  # repeat the last text to fill n choices
+        completion_tokens = reply.completion_tokens
+        if completion_tokens is None:
+            completion_tokens = sum(len(t.split()) for t in texts)
+        return {
+            "id": f"chatcmpl-scripted-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.get("model") or self.models[0],
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                for i, t in enumerate(texts)
+            ],
+            "usage": {
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": reply.prompt_tokens + completion_tokens,
+            },
+        }
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # don't wait for handlers still sleeping in a delay
+    request_queue_size = 128  # the default 5 drops bursts of connects (1 s SYN retry)
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # clients hanging up on slow replies is expected here
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    scripted: ScriptedServer
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+    def _read_json(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw.decode("utf-8", "replace")
+
+    def _send(self, status: int, body: str | dict, headers: dict[str, str] | None = None) -> None:
+        data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        s = self.scripted
+        s._record(Received("GET", self.path, None, dict(self.headers)))
+        if self.path.rstrip("/") == "/v1/models":
+            models = [{"id": m, "object": "model", "created": 0, "owned_by": s.owned_by} for m in s.models]
+            self._send(200, {"object": "list", "data": models})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        s = self.scripted
+        request = self._read_json()
+        s._record(Received("POST", self.path, request, dict(self.headers)))
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        if not isinstance(request, dict):
+            self._send(400, {"error": {"message": "body is not a JSON object"}})
+            return
+        response_format = request.get("response_format") or {}
+        if s.reject_json_schema and response_format.get("type") not in (None, "text", "json_object"):
+            self._send(500, LLAMA_CPP_REJECTION)
+            return
+        reply = s._next_reply(request)
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.disconnect:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if reply.status != 200 or reply.content is None:
+            body = reply.body if reply.body is not None else {"error": {"message": f"scripted HTTP {reply.status}"}}
+            self._send(reply.status, body, reply.headers)
+            return
+        self._send(200, s._chat_response(request, reply), reply.headers)
+
+
+def unused_base_url() -> str:
+    """A base URL on which nothing listens (the port was free a moment ago)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

@@ -1,0 +1,163 @@
+"""The formulate pipeline against a real loopback chat-completions server."""
+
+import json
+from pathlib import Path
+
+import pytest
+from scripted_server import Reply, ScriptedServer
+
+from nlopt_milp.formulate.audit import audit, numbers_in_text
+from nlopt_milp.formulate.llm import OpenAIBackend
+from nlopt_milp.formulate.pipeline import Pipeline
+from nlopt_milp.formulate import prompts as P
+from nlopt_milp.core.validate import load
+
+ROOT = Path(__file__).resolve().parents[1]
+MIX = json.loads((ROOT / "examples" / "production_mix.json").read_text())
+TEXT = MIX["problem"]
+# max 30c + 50t s.t. 2c + 4t <= 100, 3c + 2t <= 90, t <= 20, c >= 5.
+# The two resource rows cross at t = 15, c = 20: 600 + 750 = 1350 (vertices (10,20): 1300; (30,0): 900).
+MIX_OPT = 1350.0
+
+
+def mix(**changes) -> dict:
+    f = json.loads(json.dumps(MIX))
+    f.update(changes)
+    return f
+
+
+def backend(server) -> OpenAIBackend:
+    return OpenAIBackend(server.base_url, max_retries=1, retry_backoff=0.01, timeout=10)
+
+
+def user_messages(server) -> list[str]:
+    return [r.json["messages"][-1]["content"] for r in server.chat_requests]
+
+
+def test_single_mode_correct_formulation(scripted_server):
+    scripted_server.script(json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single").run(TEXT)
+    assert out.best.result.status == "optimal"
+    assert out.best.result.objective == pytest.approx(MIX_OPT, rel=1e-9)
+    assert out.best.repairs == 0
+    req = scripted_server.chat_requests[0].json
+    assert req["response_format"]["type"] == "json_schema"
+    assert req["response_format"]["json_schema"]["schema"] == P.stage_schema("formulation")
+    assert TEXT in req["messages"][-1]["content"]
+
+
+def test_malformed_json_is_repaired(scripted_server):
+    scripted_server.script("Sure! Here is the model: {not json", json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single", max_repairs=2).run(TEXT)
+    assert out.best.result.objective == pytest.approx(MIX_OPT)
+    assert out.best.repairs == 1
+    checks = [e for e in out.trace.events if e.stage == "check"]
+    assert checks[0].errors and "no JSON object" in checks[0].errors[0]
+    assert checks[1].errors == []
+    assert "no JSON object" in user_messages(scripted_server)[1]
+
+
+def test_schema_violation_reported_with_path(scripted_server):
+    bad = mix()
+    bad["constraints"][2] = {**bad["constraints"][2], "template": "upper_limit"}
+    scripted_server.script(json.dumps(bad), json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single").run(TEXT)
+    assert out.best.result.objective == pytest.approx(MIX_OPT)
+    repair_prompt = user_messages(scripted_server)[1]
+    assert "constraints[2].template: unknown template 'upper_limit'" in repair_prompt
+
+
+def test_infeasible_then_corrected(scripted_server):
+    bad = mix()
+    bad["constraints"][3]["slots"]["limit"] = "500"  # 500 chairs need 1000 labor hours
+    scripted_server.script(json.dumps(bad), json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single").run(TEXT)
+    assert out.best.result.objective == pytest.approx(MIX_OPT)
+    first_check = [e for e in out.trace.events if e.stage == "check"][0]
+    assert first_check.responses == ["infeasible"]
+    repair_prompt = user_messages(scripted_server)[1]
+    assert "infeasible" in repair_prompt and "chair_order" in repair_prompt
+
+
+def test_server_error_then_success(scripted_server):
+    scripted_server.script(Reply(status=500, body="boom"), json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single").run(TEXT)
+    assert out.best.result.objective == pytest.approx(MIX_OPT)
+    assert len(scripted_server.chat_requests) == 2
+
+
+def test_repairs_are_bounded_and_last_error_kept(scripted_server):
+    scripted_server.script(*["{}"] * 3)
+    out = Pipeline(backend(scripted_server), mode="single", max_repairs=2).run(TEXT)
+    assert out.chosen is None
+    assert out.best.repairs == 2 and out.best.error_kind == "validation_error"
+    assert any("variables: required field missing" in e for e in out.best.errors)
+    assert len(scripted_server.chat_requests) == 3
+
+
+def test_staged_mode_three_requests():
+    entities = {k: MIX[k] for k in ("sets", "parameters", "variables")}
+    classification = {"objective": {"sense": "maximize", "description": "profit"},
+                      "constraints": [{k: c[k] for k in ("name", "source", "template")} for c in MIX["constraints"]]}
+    filled = {"objective": MIX["objective"], "constraints": MIX["constraints"]}
+    with ScriptedServer() as server:
+        server.script(json.dumps(entities), json.dumps(classification), json.dumps(filled))
+        out = Pipeline(backend(server), mode="staged").run(TEXT)
+        stages = [r.json["response_format"]["json_schema"]["name"] for r in server.chat_requests]
+        schemas = [r.json["response_format"]["json_schema"]["schema"] for r in server.chat_requests]
+    assert stages == ["entities", "classify", "fill"]
+    assert schemas == [P.stage_schema(s) for s in stages]
+    assert out.best.result.objective == pytest.approx(MIX_OPT)
+
+
+def test_voting_reports_agreement(scripted_server):
+    other = mix()
+    other["parameters"][0]["value"] = [30, 60]  # a different model of the same text
+    scripted_server.script(json.dumps(MIX), json.dumps(other), json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single", samples=3).run(TEXT)
+    assert len(scripted_server.chat_requests) == 1  # one request with n=3
+    assert scripted_server.chat_requests[0].json["n"] == 3
+    assert out.best.result.objective == pytest.approx(MIX_OPT)
+    assert out.agreement == "2 of 3 samples agree"
+    assert sorted(round(s.result.objective) for s in out.samples) == [1350, 1350, 1500]
+
+
+def test_formulate_only_does_not_solve(scripted_server):
+    bad = mix()
+    bad["constraints"][3]["slots"]["limit"] = "500"  # infeasible, but formulate() does not solve
+    scripted_server.script(json.dumps(bad))
+    out = Pipeline(backend(scripted_server), mode="single").formulate(TEXT)
+    assert out.best.formulation is not None and out.best.result is None
+    assert len(scripted_server.chat_requests) == 1
+
+
+def test_prompt_example_is_the_shipped_example():
+    assert P.example() == MIX
+
+
+def test_audit_findings():
+    f = load(mix())
+    assert audit(f, TEXT) == []
+    dropped = mix()
+    del dropped["constraints"][2]  # "At most 20 tables" no longer used
+    dropped["variables"].append({"name": "idle"})
+    dropped["constraints"][0]["source"] = "The workshop has lots of hours."
+    findings = audit(load(dropped), TEXT)
+    kinds = sorted(f.kind for f in findings)
+    assert kinds == ["source_not_found", "unused_number", "unused_variable"]
+    assert any("20" in f.message for f in findings if f.kind == "unused_number")
+    listed = mix(unused_numbers=[{"value": "20", "reason": "not binding"}])
+    del listed["constraints"][2]
+    assert [f.kind for f in audit(load(listed), TEXT)] == []
+
+
+def test_numbers_in_text():
+    got = numbers_in_text("Costs $1,500 and 20% of 3.5 tons; item2 is a name.")
+    assert got == [(1500.0, "$1,500"), (0.2, "20%"), (3.5, "3.5")]
+
+
+def test_stage_schemas_compile_with_llguidance():
+    llguidance = pytest.importorskip("llguidance")
+    for stage in P.STAGE_MODELS:
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(P.stage_schema(stage))
+        assert llguidance.LLMatcher.validate_grammar(grammar) == "", stage
