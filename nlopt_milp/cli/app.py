@@ -25,6 +25,8 @@ import typer
 
 from .. import __version__
 from . import render
+from . import llm_cmds as L
+from .eval_cmd import eval_app
 from .inputs import InputError, Record, load_records
 
 # --- exit codes ----------------------------------------------------------------------
@@ -34,7 +36,8 @@ EXIT_INVALID = 2  # invalid input: unreadable file, bad JSON, invalid formulatio
 EXIT_INFEASIBLE = 3
 EXIT_UNBOUNDED = 4
 EXIT_SOLVER = 5  # solver failure, time limit without a solution, or --check disagreement
-EXIT_LLM = 6  # reserved: LLM backend unreachable (plain-language path)
+EXIT_LLM = 6  # LLM backend unreachable or failing (plain-language path)
+EXIT_NO_FORMULATION = 7  # the model gave no valid formulation within the repair rounds
 
 _STATUS_EXIT = {
     "optimal": EXIT_OK,
@@ -46,14 +49,14 @@ _STATUS_EXIT = {
 }
 
 EXIT_CODES_HELP = """[bold]Exit codes[/bold]
-  0  a solution was found (optimal, or feasible within the limits); for check: all valid
-  2  invalid input: missing/unreadable file, bad JSON, invalid formulation, bad usage
+  0  a solution was found (for check: every formulation is valid)
+  2  invalid input: unreadable file, bad JSON, invalid formulation, usage
   3  the model is infeasible
   4  the model is unbounded
-  5  solver failure, time limit without a solution, or (--check) the solvers disagree
-  6  LLM backend unreachable (plain-language problems)
-With several formulations (.jsonl or JSON lines on stdin) every one is processed and
-the exit code is the largest of their codes."""
+  5  solver failure, time limit without a solution, --check disagreement
+  6  LLM backend unreachable or failing (plain-language problems)
+  7  the model produced no valid formulation within the repair rounds
+With several formulations (.jsonl, JSON lines on stdin) all are processed and the exit code is the largest of their codes."""
 
 app = typer.Typer(
     name="nlopt",
@@ -77,6 +80,7 @@ data_app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(data_app, name="data")
+app.add_typer(eval_app, name="eval")
 
 
 class SolverName(str, enum.Enum):
@@ -189,51 +193,19 @@ def _agreement_items(agreement) -> list[tuple[str, object]]:
     return [(str(getattr(r, "solver", "?")), r) for r in res]
 
 
-class _ErrorResult:
-    """Stand-in SolveResult when the solve layer raised (reported as status `error`, exit 5)."""
+def _error_result(solver: str, message: str):
+    """A SolveResult with status `error` (exit 5) for when the solve layer itself raised."""
+    from ..solve.result import SolveResult
 
-    def __init__(self, solver: str, message: str):
-        self.status = "error"
-        self.objective = None
-        self.values: dict = {}
-        self.solver = solver
-        self.seconds = 0.0
-        self.gap = None
-        self.message = message
-        self.duals: dict = {}
-        self.slacks: dict = {}
-        self.iis: list = []
-        self.exit_code = EXIT_SOLVER
-
-    def to_json(self) -> dict:
-        return {k: getattr(self, k) for k in RESULT_FIELDS}
+    return SolveResult("error", solver=solver, message=message)
 
 
 def _debug() -> bool:
+    """NLOPT_DEBUG=1 lets unexpected exceptions through (with their traceback) instead of reporting them."""
     return os.environ.get("NLOPT_DEBUG", "") not in ("", "0")
 
 
 # --- solve ---------------------------------------------------------------------------
-
-
-def solve_problem_text(
-    problem: str,
-    *,
-    solver: str,
-    time_limit: float | None,
-    mip_gap: float | None,
-    threads: int | None,
-    check: bool,
-    json_output: bool,
-) -> int:
-    """LLM PIPELINE HOOK (placeholder): solve a plain-language problem text file.
-
-    The lead replaces this with the formulate pipeline (read PROBLEM, ask the LLM for a
-    formulation, validate/repair, then solve exactly like `--formulation`). It returns the
-    exit code; an unreachable LLM backend is exit code 6.
-    """
-    render.print_input_error(problem, "LLM pipeline not available in this build; use --formulation F")
-    raise typer.Exit(EXIT_INVALID)
 
 
 def _solve_one(rec: Record, *, solver: str, opts: dict, check: bool, json_output: bool, show_header: bool) -> int:
@@ -258,7 +230,7 @@ def _solve_one(rec: Record, *, solver: str, opts: dict, check: bool, json_output
             result = next((r for n, r in items if n == solver or getattr(r, "solver", "") == solver),
                           items[0][1] if items else None)
             if result is None:
-                result = _ErrorResult(solver, getattr(agreement, "message", "") or "no solver results")
+                result = _error_result(solver, getattr(agreement, "message", "") or "no solver results")
         else:
             from ..solve import solve as solve_formulation
 
@@ -266,7 +238,7 @@ def _solve_one(rec: Record, *, solver: str, opts: dict, check: bool, json_output
     except Exception as e:  # never a traceback: report as a solver failure
         if _debug():
             raise
-        result = _ErrorResult(solver, f"{type(e).__name__}: {e}")
+        result = _error_result(solver, f"{type(e).__name__}: {e}")
 
     code = exit_code_of(result)
     if agreement is not None and not getattr(agreement, "agree", False):
@@ -371,8 +343,22 @@ def solve(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per formulation (JSON lines) instead of tables.")
     ] = False,
+    backend: L.BackendOpt = "openai",
+    base_url: L.BaseUrlOpt = None,
+    model: L.ModelOpt = None,
+    cache: L.CacheOpt = None,
+    mode: L.ModeOpt = "staged",
+    samples: L.SamplesOpt = 1,
+    max_repairs: L.MaxRepairsOpt = 3,
+    temperature: L.TemperatureOpt = None,
+    max_tokens: L.MaxTokensOpt = None,
+    seed: L.SeedOpt = None,
+    timeout: L.TimeoutOpt = 120.0,
+    trace: L.TraceOpt = None,
+    save_formulation: L.SaveFormulationOpt = None,
+    emit_pyomo: L.EmitPyomoOpt = None,
 ) -> None:
-    """Solve a formulation (or a plain-language problem) and explain the answer.
+    """Solve a plain-language problem (through the LLM) or a formulation, and explain the answer.
 
     Prints a model summary, the status, the nonzero variable values, for linear programs
     the binding constraints with their shadow prices, and for infeasible models the
@@ -386,8 +372,12 @@ def solve(
         raise typer.Exit(EXIT_INVALID)
     opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
     if problem is not None:
-        raise typer.Exit(solve_problem_text(problem, solver=solver.value, check=check, json_output=json_output,
-                                            **opts))
+        o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
+                         max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                         timeout=timeout)
+        raise typer.Exit(L.run_solve_text(problem, o, solver=solver.value, time_limit=time_limit,
+                                          json_output=json_output, trace=trace,
+                                          save_formulation=save_formulation, emit_pyomo=emit_pyomo))
     records = _load(formulation, json_output)
     codes = [
         _solve_one(rec, solver=solver.value, opts=opts, check=check, json_output=json_output,
@@ -561,6 +551,49 @@ def import_nl4opt_cmd(
 
 
 # --- entry point ---------------------------------------------------------------------
+
+
+@app.command(epilog="[bold]Exit codes[/bold]: 0 a valid formulation was written; 2 bad input; "
+                    "6 LLM backend unreachable; 7 no valid formulation within the repair rounds.")
+def formulate(
+    problem: Annotated[str, typer.Argument(metavar="PROBLEM", help="Problem text file, or - for stdin.")],
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Write the formulation JSON here.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    backend: L.BackendOpt = "openai",
+    base_url: L.BaseUrlOpt = None,
+    model: L.ModelOpt = None,
+    cache: L.CacheOpt = None,
+    mode: L.ModeOpt = "staged",
+    samples: L.SamplesOpt = 1,
+    max_repairs: L.MaxRepairsOpt = 3,
+    temperature: L.TemperatureOpt = None,
+    max_tokens: L.MaxTokensOpt = None,
+    seed: L.SeedOpt = None,
+    timeout: L.TimeoutOpt = 120.0,
+    trace: L.TraceOpt = None,
+) -> None:
+    """Ask the model for a formulation of PROBLEM and stop there (validated and audited, not solved)."""
+    o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
+                     max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                     timeout=timeout)
+    raise typer.Exit(L.run_solve_text(problem, o, solver="highs", time_limit=None, json_output=json_output,
+                                      trace=trace, save_formulation=out, emit_pyomo=None, formulate_only=True))
+
+
+@app.command(epilog="[bold]Exit codes[/bold]: 0 the server answers; 6 it does not.")
+def backends(
+    backend: L.BackendOpt = "openai",
+    base_url: L.BaseUrlOpt = None,
+    model: L.ModelOpt = None,
+    timeout: L.TimeoutOpt = 30.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the probe as JSON.")] = False,
+) -> None:
+    """Check the LLM backend: which server answers, its models, whether structured output works."""
+    o = L.LLMOptions(backend=backend, base_url=base_url, model=model, timeout=timeout)
+    raise typer.Exit(L.run_backends(o, json_output))
+
+
+app.command("doctor", help="Same as [bold]nlopt backends[/bold].", hidden=True)(backends)
 
 
 def main() -> None:

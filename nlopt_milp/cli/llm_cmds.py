@@ -63,9 +63,9 @@ def read_problem_text(path: str) -> tuple[str, str]:
             raise ProblemTextError(f"{source}: no such file") from None
         except OSError as e:
             raise ProblemTextError(f"{source}: cannot read: {e.strerror}") from None
-    if b"\x00" in raw:
-        raise ProblemTextError(f"{source}: looks like a binary file (NUL byte at offset {raw.index(b'\x00')}); "
-                               "expected plain text")
+    nul = raw.find(b"\x00")
+    if nul != -1:
+        raise ProblemTextError(f"{source}: looks like a binary file (NUL byte at offset {nul}); expected plain text")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -269,3 +269,35 @@ def run_backends(o: LLMOptions, json_output: bool) -> int:
     if info.get("error"):
         con.print(f"[red]{render.escape(str(info['error']))}[/]")
     return 0 if ok else EXIT_BACKEND
+
+
+# --- typer options shared by solve, formulate, backends ---------------------------------
+
+from typing import Annotated, Optional  # noqa: E402
+
+BackendOpt = Annotated[str, typer.Option("--backend", help="openai: any OpenAI-compatible server (vllm serve, "
+                                                           "llama.cpp, SGLang, Ollama); vllm: in-process vLLM.")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", envvar="NLOPT_BASE_URL", show_default=False,
+                                                   help="Server URL [default: http://localhost:8000/v1].")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", envvar="NLOPT_MODEL", show_default=False,
+                                                 help="Model name [default: the first the server lists].")]
+CacheOpt = Annotated[Optional[str], typer.Option("--cache", metavar="DIR",
+                                                 help="Record every LLM request/response here and replay hits.")]
+ModeOpt = Annotated[str, typer.Option("--mode", help="staged: entities, classification, slots (3 requests); "
+                                                     "single: the whole formulation in one request.")]
+SamplesOpt = Annotated[int, typer.Option("--samples", "-k", min=1,
+                                         help="Formulations to draw; the majority objective wins.")]
+MaxRepairsOpt = Annotated[int, typer.Option("--max-repairs", min=0,
+                                            help="Self-correction rounds with validation and solver feedback.")]
+TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", show_default=False,
+                                                         help="Sampling temperature [default: 0, or 0.7 "
+                                                              "with --samples > 1].")]
+MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Token limit per reply.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed, for reproducible runs.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one LLM reply.")]
+TraceOpt = Annotated[Optional[str], typer.Option("--trace", metavar="FILE", help="Write prompts, raw replies, "
+                                                 "errors, timings and token counts as JSON.")]
+SaveFormulationOpt = Annotated[Optional[str], typer.Option("--save-formulation", metavar="FILE",
+                                                           help="Write the chosen formulation JSON.")]
+EmitPyomoOpt = Annotated[Optional[str], typer.Option("--emit-pyomo", metavar="FILE",
+                                                     help="Write a standalone Pyomo script of the model.")]

@@ -57,7 +57,10 @@ def json_safe(obj):
 
 
 def fmt(v) -> str:
-    """A number for people: integers without decimals, others with up to 10 significant digits."""
+    """A number for people: integers without decimals, others with up to 10 significant digits.
+
+    Only human output uses this; --json keeps the solver's numbers unchanged.
+    """
     if v is None:
         return "-"
     if isinstance(v, str):
@@ -70,7 +73,8 @@ def fmt(v) -> str:
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    if abs(x - round(x)) < 1e-9 * max(1.0, abs(x)):
+    # snap solver noise (23.999999 from a MIP) to the integer; 1e-7 relative is below what people read
+    if abs(x - round(x)) <= 1e-7 * max(1.0, abs(x)):
         return f"{round(x):,}".replace(",", "") if abs(x) < 1e15 else f"{x:.10g}"
     return f"{x:.10g}"
 

@@ -15,7 +15,9 @@ Grammar (informally)::
 from __future__ import annotations
 
 import ast
+import functools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Union
 
@@ -140,6 +142,13 @@ def parse_condition(text: str) -> Node:
 def _parse(text: str) -> Node:
     if not isinstance(text, str):
         raise ExprError("expression must be a string")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_text(text: str) -> Node:
+    # Nodes are immutable, so a parsed expression can be shared; every stage re-reads the
+    # same strings (validate, linearize, ground, audit), and this keeps that cheap.
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters", text)
     if "\x00" in text:
@@ -150,7 +159,9 @@ def _parse(text: str) -> Node:
     # Give the parser one line: newlines inside an expression are just spaces.
     source = " ".join(stripped.splitlines())
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for 2x: the error says enough
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as e:
         col = (e.offset - 1) if e.offset else None
         raise ExprError(f"syntax error: {e.msg}", text, col) from None
@@ -416,7 +427,7 @@ def _render(node: Node, style: dict, parent_prec: int = 0, right: bool = False) 
         return joiner.join(f"({r(v)})" if isinstance(v, BoolOp) else r(v) for v in node.values)
     if isinstance(node, Not):
         inner = r(node.operand, 3)
-        if False:
+        if isinstance(node.operand, BoolOp):
             inner = f"\\left({inner}\\right)" if latex else f"({inner})"
         return ("\\lnot " if latex else "not ") + inner
     raise TypeError(f"not a node: {node!r}")

@@ -54,7 +54,7 @@ class Variable(_Model):
     index: list[Name] = Field(default_factory=list)
     domain: Literal["continuous", "integer", "binary"] = "continuous"
     lower: Number | Name | None = Field(
-        default=0, description="Number, a parameter name (indexed like the variable), or null for no bound."
+        default=0.0, description="Number, a parameter name (indexed like the variable), or null for no bound."
     )
     upper: Number | Name | None = Field(default=None, description="As `lower`; null means unbounded.")
     description: str = ""

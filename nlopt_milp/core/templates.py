@@ -88,10 +88,12 @@ class Emitter:
             lin = self.data.linear(excess, env)
             hi, culprit = upper(lin, self.data)
             if math.isinf(hi):
-                raise GroundError(
+                err = GroundError(
                     f"cannot derive a big-M for {what}{_where(self.c, env)}: variable {culprit} has no "
                     "finite bound; bound it or give the big-M slot"
                 )
+                err.slot = what.split(" ")[0]  # the slot path, for validate
+                raise err
             values[_key(self.c, env)] = max(hi, 0.0)
         name = self.fresh(f"bigM_{self.c.name}")
         self.out.parameters.append(
@@ -327,10 +329,12 @@ def parsed_slots(c) -> dict:
     return out
 
 
-class SlotError(ValueError):
-    def __init__(self, path: str, error: Exception):
+class SlotError(E.ExprError):
+    """An ExprError in a named slot (so `except ExprError` catches bad slots too)."""
+
+    def __init__(self, path: str, error: E.ExprError):
+        super().__init__(f"{path}: {error.reason}", error.text, error.pos)
         self.path, self.error = path, error
-        super().__init__(f"{path}: {error}")
 
 
 def _parse_at(kind, text, path):

@@ -67,6 +67,8 @@ def load(obj, source: str = "") -> Formulation:
     version = obj.get("version", "1")
     if version not in ("1", 1):
         raise FormulationError([Issue("version", f"unsupported format version {version!r}; this nlopt reads version 1")], source)
+    if type(version) is int:  # 1 is accepted as "1"
+        obj = {**obj, "version": "1"}
     try:
         return Formulation.model_validate(obj)
     except ValidationError as e:
@@ -118,12 +120,26 @@ def _pydantic_issues(err: ValidationError, obj: dict) -> list[Issue]:
             msg = "unknown field"
         elif e["type"] == "missing":
             msg = "required field missing"
-        key = (_collapse_union(path), msg)
+        collapsed = _collapse_union(path)
+        if collapsed != path:  # one issue per field, not one per union member
+            field = collapsed.rsplit(".", 1)[-1].split("[")[0]
+            msg = _UNION_MESSAGES.get(field, msg)
+            key = (collapsed, "")
+        else:
+            key = (collapsed, msg)
         if key in seen:
             continue
         seen.add(key)
-        issues.append(Issue(_collapse_union(path), msg))
+        issues.append(Issue(collapsed, msg))
     return issues
+
+
+_UNION_MESSAGES = {
+    "value": "must be a number or nested lists of numbers, one level per index set",
+    "lower": "must be a number, a parameter name, or null",
+    "upper": "must be a number, a parameter name, or null",
+    "elements": "set elements must be integers or strings",
+}
 
 
 def _path(loc: list) -> str:
@@ -297,7 +313,7 @@ def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[I
             for _, cmp in em.comparisons:
                 scratch.linear(E.BinOp("-", cmp.left, cmp.right), env)
     except (GroundError, E.ExprError) as e:
-        out.append(Issue(f"{path}.slots", str(e)))
+        out.append(Issue(f"{path}.{getattr(e, 'slot', 'slots')}", str(e)))
     return out
 
 

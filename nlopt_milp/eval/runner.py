@@ -24,7 +24,7 @@ from ..formulate.llm import BackendUnavailable
 from ..formulate.pipeline import Outcome, Pipeline
 from ..formulate.prompts import PROMPT_VERSION
 from .datasets import Sample
-from .scoring import is_correct
+from .scoring import score_record
 
 
 @dataclass
@@ -38,6 +38,25 @@ class EvalOptions:
     max_tokens: int | None = None
     rel_tol: float = 1e-4
     solve_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+
+
+class _Throttled:
+    """At most `limit` requests in flight; solving and logging go on outside the limit."""
+
+    def __init__(self, backend, limit: int):
+        self.backend = backend
+        self.gate = asyncio.Semaphore(max(1, limit))
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+    async def acomplete(self, req):
+        async with self.gate:
+            return await self.backend.acomplete(req)
+
+    def complete(self, req):
+        return self.backend.complete(req)
 
 
 def solve_in_worker(f):
@@ -69,43 +88,33 @@ def read_done(log: Path) -> set[str]:
 def record(sample: Sample, outcome: Outcome | None, error: str | None, seconds: float, rel_tol: float) -> dict:
     """One log line: everything needed to score and study the problem later."""
     samples = []
-    if outcome is not None:
-        per_sample_tokens = outcome.trace.tokens // max(1, len(outcome.samples))
-        for s in outcome.samples:
-            r = s.result
-            samples.append({
-                "formulation": s.formulation.model_dump(exclude={"problem"}) if s.formulation else None,
-                "raw": None if s.formulation else s.raw[:4000],
-                "status": r.status if r is not None else ("error" if s.error_kind else None),
-                "objective": r.objective if r is not None else None,
-                "repairs": s.repairs,
-                "error": "; ".join(s.errors)[:1000] if s.errors else (r.message if r is not None and r.status not in
-                                                                    ("optimal", "feasible") else None),
-                "error_kind": s.error_kind,
-                "templates": sorted({c.template for c in s.formulation.constraints}) if s.formulation else [],
-                "tokens": per_sample_tokens,
-                "seconds": seconds,
-            })
-    chosen = outcome.chosen if outcome is not None else None
-    best = samples[chosen] if chosen is not None else (samples[0] if samples else None)
-    status = best["status"] if best else None
-    obj = best["objective"] if best else None
-    return {
+    for s in (outcome.samples if outcome is not None else []):
+        r = s.result
+        failed = r is not None and r.status not in ("optimal", "feasible", "infeasible", "unbounded")
+        samples.append({
+            "formulation": s.formulation.model_dump(exclude={"problem"}) if s.formulation else None,
+            "raw": None if s.formulation else s.raw[:4000],
+            "status": r.status if r is not None else None,
+            "objective": r.objective if r is not None else None,
+            "repairs": s.repairs,
+            "error": "; ".join(s.errors)[:1000] if s.errors else (r.message if failed else None),
+            "error_kind": s.error_kind,
+            "templates": sorted({c.template for c in s.formulation.constraints}) if s.formulation else [],
+        })
+    rec = {
         "type": "result",
         "id": sample.id,
         "benchmark": sample.benchmark,
         "question": sample.question,
         "answer": sample.answer,
         "samples": samples,
-        "chosen": chosen,
+        "chosen": outcome.chosen if outcome is not None else None,
         "agree": outcome.agree if outcome is not None else 0,
-        "correct": bool(best) and is_correct(status, obj, sample.answer, rel_tol=rel_tol),
-        "correct_5pct": bool(best) and is_correct(status, obj, sample.answer, rel_tol=0.05),
-        "correct_samples": [is_correct(s["status"], s["objective"], sample.answer, rel_tol=rel_tol) for s in samples],
         "error": error,
         "tokens": outcome.trace.tokens if outcome is not None else 0,
         "seconds": seconds,
     }
+    return score_record(rec, rel_tol=rel_tol)
 
 
 async def run_eval(
@@ -125,10 +134,9 @@ async def run_eval(
     own_pool = executor is None
     if own_pool:
         executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
-    pipeline = Pipeline(backend, mode=options.mode, samples=options.samples, max_repairs=options.max_repairs,
+    pipeline = Pipeline(_Throttled(backend, options.concurrency), mode=options.mode, samples=options.samples, max_repairs=options.max_repairs,
                         temperature=options.temperature, max_tokens=options.max_tokens, seed=options.seed,
                         solve=solve_in_worker, executor=executor)
-    gate = asyncio.Semaphore(max(1, options.concurrency))
     written: list[dict] = []
     mode = "a" if resume else "w"
     with open(log, mode, encoding="utf-8") as fh:
@@ -139,16 +147,15 @@ async def run_eval(
             fh.flush()
 
         async def one(sample: Sample) -> dict:
-            async with gate:
-                t0 = time.perf_counter()
-                outcome, error = None, None
-                try:
-                    outcome = await pipeline.arun(sample.question)
-                except BackendUnavailable:
-                    raise  # no server: stop the run instead of logging every problem as failed
-                except Exception as e:  # one bad problem must not end the run; the log says why
-                    error = f"{type(e).__name__}: {str(e)[:500]}"
-                return record(sample, outcome, error, time.perf_counter() - t0, options.rel_tol)
+            t0 = time.perf_counter()
+            outcome, error = None, None
+            try:
+                outcome = await pipeline.arun(sample.question)
+            except BackendUnavailable:
+                raise  # no server: stop the run instead of logging every problem as failed
+            except Exception as e:  # one bad problem must not end the run; the log says why
+                error = f"{type(e).__name__}: {str(e)[:500]}"
+            return record(sample, outcome, error, time.perf_counter() - t0, options.rel_tol)
 
         try:
             for fut in asyncio.as_completed([one(s) for s in todo]):

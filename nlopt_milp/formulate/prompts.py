@@ -39,6 +39,7 @@ def template_catalog_line() -> str:
     return "; ".join(parts) + "."
 
 
+@cache
 def system_prompt() -> str:
     return text("system").format(templates=template_catalog_line())
 
@@ -92,10 +93,13 @@ STAGE_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+@cache
 def stage_schema(stage: str) -> dict:
+    """The JSON Schema of a stage's answer (cached: pydantic takes ~0.1 s to build one; don't mutate it)."""
     return STAGE_MODELS[stage].model_json_schema()
 
 
+@cache
 def example_parts() -> dict[str, str]:
     """The example formulation cut into the answers each stage expects."""
     ex = example()

@@ -9,15 +9,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from ..core.templates import linearize
 from .backends import SOLVERS, Options, run
 from .explain import explain_binding
-from ..core.templates import linearize
 from .iis import find_iis, origin_names
 from .linear_model import LinearModel, to_linear_model
 from .result import IISMember, SolveResult
 
 __all__ = [
-    "SOLVERS", "Agreement", "IISMember", "LinearModel", "SolveResult", "check_agreement",
+    "SOLVERS", "Agreement", "IISMember", "LinearModel", "SolveResult", "check_agreement", "compare",
     "explain_binding", "solve", "solve_linear", "to_linear_model",
 ]
 

@@ -51,13 +51,21 @@ def quiet_fds():
             os.close(copy)
 
 
+_banner_shown = False
+
+
 def new_highs():
-    """A silent `highspy.Highs`."""
+    """A silent `highspy.Highs` (the banner of the process's first instance goes to /dev/null)."""
+    global _banner_shown
     import highspy
 
-    with quiet_fds():
+    if _banner_shown:
         h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+    else:
+        with quiet_fds():
+            h = highspy.Highs()
+        _banner_shown = True
+    h.setOptionValue("output_flag", False)
     return h
 
 
@@ -142,7 +150,7 @@ class FeasibilityOracle:
             if status == S.kInfeasible:
                 return False
             if status != S.kUnboundedOrInfeasible:  # time limit, numerical trouble
-                return None
+                return True if self.h.getInfo().primal_solution_status == 2 else None
         return False  # zero objective: never unbounded
 
 

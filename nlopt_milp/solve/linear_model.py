@@ -83,5 +83,5 @@ def to_linear_model(f: Formulation, linearized: bool = False) -> LinearModel:
         diff = E.BinOp("-", cmp.left, cmp.right)
         for env in instances(c, data):
             lin = data.linear(diff, env)
-            rows.append(Row(c.name, tuple(env[b.index] for b in c.forall), coefs(lin), cmp.op, -lin.const))
+            rows.append(Row(c.name, tuple(env[b.index] for b in c.forall), coefs(lin), cmp.op, -lin.const + 0.0))
     return LinearModel(lf.objective.sense, columns, rows, coefs(obj), obj.const, sources, column_of)

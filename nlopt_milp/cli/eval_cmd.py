@@ -1,0 +1,244 @@
+"""`nlopt eval`: run the pipeline over a benchmark, score it, report it.
+
+`nlopt eval BENCHMARK ...` is short for `nlopt eval run BENCHMARK ...`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typer.core import TyperGroup
+
+from . import render
+from .llm_cmds import EXIT_BACKEND, EXIT_INVALID, LLMOptions
+
+
+class _RunByDefault(TyperGroup):
+    """Treat `nlopt eval X ...` as `nlopt eval run X ...` unless X is a subcommand."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_RunByDefault, no_args_is_help=True, rich_markup_mode="rich",
+    help="Benchmark the pipeline: [bold]nlopt eval BENCHMARK[/] (or --file PATH), "
+         "[bold]nlopt eval report LOG...[/], [bold]nlopt eval gold FORMULATIONS --file BENCH[/].",
+)
+
+
+def _load_samples(benchmark, file, question_field, answer_field, limit, ids):
+    from ..eval.datasets import DatasetError, load_benchmark, load_file
+
+    id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+    try:
+        if file:
+            return load_file(file, question_field=question_field, answer_field=answer_field,
+                             benchmark=benchmark, limit=limit, ids=id_list)
+        if not benchmark:
+            raise DatasetError("name a BENCHMARK or give --file PATH")
+        return load_benchmark(benchmark, limit=limit, ids=id_list)
+    except (DatasetError, OSError, ValueError) as e:
+        render.print_input_error(file or benchmark or "eval", str(e))
+        raise typer.Exit(EXIT_INVALID)
+
+
+@eval_app.command("run", epilog="Exit codes: 0 finished; 2 bad input; 6 LLM backend unreachable; "
+                                 "130 interrupted (rerun with --resume).")
+def run_cmd(
+    benchmark: Optional[str] = typer.Argument(None, help="nl4opt, mamo-easy, mamo-complex, nlp4lp, complexor, "
+                                                         "industryor, optibench, optmath-bench, icml-task3."),
+    file: Optional[str] = typer.Option(None, "--file", help="Local JSON / JSONL / parquet instead of the hub."),
+    question_field: Optional[str] = typer.Option(None, help="Field holding the problem text."),
+    answer_field: Optional[str] = typer.Option(None, help="Field holding the ground-truth objective."),
+    out: Path = typer.Option(Path("nlopt-eval.jsonl"), "--out", "-o", help="JSONL log, appended per problem."),
+    resume: bool = typer.Option(False, help="Skip problems already in --out."),
+    json_output: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as JSON."),
+    concurrency: int = typer.Option(32, min=1, help="Problems in flight at once."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N problems."),
+    ids: Optional[str] = typer.Option(None, help="Comma-separated problem ids."),
+    backend: str = typer.Option("openai", help="openai (any OpenAI-compatible server) or vllm (in-process)."),
+    base_url: Optional[str] = typer.Option(None, envvar="NLOPT_BASE_URL", help="Server URL."),
+    model: Optional[str] = typer.Option(None, envvar="NLOPT_MODEL", help="Model (default: first listed)."),
+    cache: Optional[str] = typer.Option(None, help="Record/replay directory for LLM requests."),
+    mode: str = typer.Option("staged", help="staged (three requests) or single (one request)."),
+    samples: int = typer.Option(1, min=1, help="Formulations drawn per problem (majority vote)."),
+    max_repairs: int = typer.Option(3, min=0, help="Self-correction rounds per sample."),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature (default 0, 0.7 with --samples>1)."),
+    max_tokens: Optional[int] = typer.Option(None, help="Token limit per reply."),
+    seed: Optional[int] = typer.Option(None, help="Sampling seed."),
+    timeout: float = typer.Option(120.0, help="Seconds per LLM request."),
+    rel_tol: float = typer.Option(1e-4, help="Relative tolerance for a correct objective."),
+) -> None:
+    """Run the pipeline over a benchmark; log each problem as it finishes; print SA / ER / AST."""
+    import asyncio
+
+    from .. import __version__
+    from ..eval.runner import EvalOptions, run_eval
+    from ..eval.scoring import summarize
+    from ..eval.report import read_log, render_terminal
+    from ..formulate.llm import BackendError
+    from .llm_cmds import make_backend
+
+    loaded = _load_samples(benchmark, file, question_field, answer_field, limit, ids)
+    err = render.err()
+    err.print(render.escape(loaded.summary_line()))
+    for ex in loaded.excluded[:10]:
+        err.print(f"  [yellow]excluded[/] {render.escape(str(ex.id))}: {render.escape(ex.reason)}")
+    if resume and not out.exists():
+        err.print(f"[dim]{out} does not exist yet; starting a new log[/]")
+    o = LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
+                   max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                   timeout=timeout)
+    options = EvalOptions(mode=mode, samples=samples, max_repairs=max_repairs, concurrency=concurrency, seed=seed,
+                          temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol)
+    try:
+        llm = make_backend(o)
+        header = {"benchmark": loaded.benchmark, "source": loaded.source, "backend": backend,
+                  "model": llm.model, "base_url": base_url, "package": f"nlopt-milp {__version__}",
+                  "excluded": len(loaded.excluded)}
+    except BackendError as e:
+        err.print(f"[bold red]LLM backend:[/] {render.escape(str(e))}")
+        raise typer.Exit(EXIT_BACKEND)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    counts = {"done": 0, "correct": 0}
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, transient=False, disable=json_output and not err.is_terminal)
+    task = progress.add_task("eval", total=len(loaded.samples))
+
+    def on_result(rec: dict) -> None:
+        counts["done"] += 1
+        counts["correct"] += bool(rec.get("correct"))
+        progress.update(task, advance=1, description=f"SA {counts['correct'] / counts['done']:.1%}")
+
+    t0 = time.perf_counter()
+    try:
+        with progress:
+            if resume:
+                from ..eval.runner import read_done
+
+                already = len(read_done(out) & {s.id for s in loaded.samples})
+                progress.update(task, completed=already)
+            asyncio.run(run_eval(loaded.samples, llm, out, options, header, resume=resume, on_result=on_result))
+    except KeyboardInterrupt:
+        err.print(f"\n[yellow]interrupted[/]: {counts['done']} problems written to {out}; "
+                  f"continue with the same command and --resume")
+        raise typer.Exit(130)
+    except BackendError as e:
+        err.print(f"[bold red]LLM backend:[/] {render.escape(str(e))}")
+        err.print(f"[dim]{counts['done']} problems written to {out}; continue later with --resume[/]")
+        raise typer.Exit(EXIT_BACKEND)
+    _, records = read_log(out)
+    wanted = {s.id for s in loaded.samples}
+    records = [r for r in records if str(r.get("id")) in wanted]
+    summary = summarize(records, rel_tol=rel_tol)
+    err.print(f"[dim]{len(records)} problems in {out}; {time.perf_counter() - t0:.1f} s this run[/]")
+    if json_output:
+        render.write_json({**summary.to_json(), "log": str(out), "excluded": len(loaded.excluded)})
+    else:
+        render.out().print(render_terminal({str(out): summary}))
+
+
+@eval_app.command("report")
+def report_cmd(
+    logs: list[Path] = typer.Argument(..., help="One or more eval logs (JSONL)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
+) -> None:
+    """Summarize logs side by side: accuracy per benchmark vs published figures, failures, templates."""
+    from ..eval.report import load_logs, render_terminal, write_html
+
+    missing = [str(p) for p in logs if not p.is_file()]
+    if missing:
+        render.print_input_error(missing[0], "no such log file")
+        raise typer.Exit(EXIT_INVALID)
+    data = load_logs([str(p) for p in logs])
+    if json_output:
+        render.write_json({d.label: d.summary.to_json() for d in data})
+    else:
+        render.out().print(render_terminal({d.label: d.summary for d in data}))
+    if html:
+        write_html([str(p) for p in logs], html)
+        render.err().print(f"wrote {html}")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+@eval_app.command("gold", epilog="Exit codes: 0 scored; 2 bad input.")
+def gold_cmd(
+    formulations: Path = typer.Argument(..., help="JSONL of formulations whose `problem` field holds the text."),
+    file: Path = typer.Option(..., "--file", help="Benchmark file with the answers (JSON / JSONL / parquet)."),
+    question_field: Optional[str] = typer.Option(None, help="Field holding the problem text."),
+    answer_field: Optional[str] = typer.Option(None, help="Field holding the ground-truth objective."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write a JSONL log (readable by report)."),
+    solver: str = typer.Option("highs", help="highs or ortools."),
+    json_output: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as JSON."),
+) -> None:
+    """Score formulations made elsewhere (e.g. the NL4Opt gold import) against a benchmark's answers.
+
+    Formulations are matched to benchmark problems on their problem text, so this measures
+    the solve path alone, with no LLM.
+    """
+    from ..core.validate import FormulationError, check, load
+    from ..eval.scoring import score_record, summarize
+    from ..eval.report import render_terminal
+    from ..solve import solve
+
+    loaded = _load_samples(None, str(file), question_field, answer_field, None, None)
+    by_text = {}
+    for s in loaded.samples:
+        by_text.setdefault(_norm(s.question), s)
+    try:
+        lines = formulations.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        render.print_input_error(str(formulations), f"cannot read: {e}")
+        raise typer.Exit(EXIT_INVALID)
+    records, unmatched = [], 0
+    for k, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            f = load(obj.get("formulation", obj) if isinstance(obj, dict) else obj, f"{formulations}:{k}")
+        except (ValueError, FormulationError) as e:
+            render.print_input_error(f"{formulations}:{k}", str(e).splitlines()[0])
+            continue
+        sample = by_text.get(_norm(f.problem))
+        if sample is None:
+            unmatched += 1
+            continue
+        issues = check(f)
+        if issues:
+            samp = {"formulation": None, "status": None, "objective": None, "repairs": 0,
+                    "error": str(issues[0]), "error_kind": "validation_error", "templates": []}
+        else:
+            r = solve(f, solver=solver)
+            samp = {"formulation": f.model_dump(exclude={"problem"}), "status": r.status, "objective": r.objective,
+                    "repairs": 0, "error": r.message if r.status not in ("optimal", "feasible") else None,
+                    "error_kind": None if r.status not in ("error", "time_limit") else r.status,
+                    "templates": sorted({c.template for c in f.constraints})}
+        records.append(score_record({"type": "result", "id": sample.id, "benchmark": loaded.benchmark,
+                                     "question": sample.question, "answer": sample.answer, "samples": [samp],
+                                     "chosen": 0, "tokens": 0, "seconds": 0.0}))
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"type": "header", "benchmark": loaded.benchmark, "backend": "gold",
+                                 "model": str(formulations)}) + "\n")
+            for r in records:
+                fh.write(json.dumps(r) + "\n")
+    summary = summarize(records)
+    render.err().print(f"{len(records)} formulations matched {loaded.benchmark} problems; {unmatched} unmatched")
+    if json_output:
+        render.write_json({**summary.to_json(), "matched": len(records), "unmatched": unmatched})
+    else:
+        render.out().print(render_terminal({str(formulations): summary}))
