@@ -130,16 +130,17 @@ def _write_side_files(outcome, trace: str | None, save_formulation: str | None, 
 
 def _formulation_renderable(f):
     from rich.table import Table
+    from rich.text import Text
 
     from ..core.templates import CATALOG, render as render_constraint
 
-    t = Table(title="Formulation", show_lines=False, title_justify="left")
+    t = Table(title=render.escape(f"Formulation: {f.objective.sense} {f.objective.expr}"), title_justify="left")
     t.add_column("constraint")
     t.add_column("template")
     t.add_column("meaning")
     t.add_column("from the text", style="dim")
     for c in f.constraints:
-        t.add_row(c.name, CATALOG[c.template].title, render_constraint(c), c.source)
+        t.add_row(Text(c.name), Text(CATALOG[c.template].title), Text(render_constraint(c)), Text(c.source))
     return t
 
 
