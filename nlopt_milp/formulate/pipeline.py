@@ -92,6 +92,60 @@ def _solve_default(f: Formulation):
     return solve(f)
 
 
+@dataclass
+class Assessment:
+    """What is wrong with one draft: our verdict, without the LLM."""
+
+    raw: str
+    problems: list[str] = field(default_factory=list)  # empty: usable as it is
+    formulation: Formulation | None = None
+    result: object | None = None
+    findings: list[Finding] = field(default_factory=list)
+    error_kind: str | None = None
+
+
+def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] | None) -> Assessment:
+    """Parse, validate, audit and (when `solve` is given) solve a draft formulation.
+
+    Module-level and free of pipeline state so that it can run in a process pool.
+    """
+    a = Assessment(raw=draft if isinstance(draft, str) else json.dumps(draft))
+    try:
+        obj = extract_json(draft) if isinstance(draft, str) else draft
+    except NoJSONFound as e:
+        a.error_kind, a.problems = "no_output", [f"no JSON object in the reply ({e})"]
+        return a
+    if isinstance(obj, dict):
+        obj.setdefault("version", "1")
+        obj["problem"] = text
+    try:
+        f = load(obj)
+    except FormulationError as e:
+        a.error_kind, a.problems = "validation_error", [str(i) for i in e.issues]
+        return a
+    issues = check(f)
+    a.findings = audit(f, text)
+    if issues:
+        a.error_kind = "nonlinear" if any("nonlinear" in i.message for i in issues) else "validation_error"
+        a.problems = [str(i) for i in issues]
+        return a
+    a.formulation = f
+    if solve is None:
+        return a
+    r = a.result = solve(f)
+    if r.status == "infeasible":
+        a.error_kind = "infeasible"
+        conflict = "; ".join(f"{m.constraint} ({m.source!r})" if m.source else m.constraint for m in (r.iis or []))
+        a.problems = ["the model is infeasible" + (f"; these constraints conflict: {conflict}" if conflict else "")]
+    elif r.status == "unbounded":
+        a.error_kind = "unbounded"
+        a.problems = ["the model is unbounded: the objective can improve without limit; a constraint or bound "
+                      "from the text is missing or has the wrong direction"]
+    elif r.status not in SOLVED:
+        a.error_kind = r.status  # a solver failure is not the model's to fix: no problems listed
+    return a
+
+
 class Pipeline:
     def __init__(
         self,
@@ -173,50 +227,15 @@ class Pipeline:
     # -- one sample: check, solve, repair --------------------------------------------
 
     async def _problems(self, draft: str | dict, text: str, out: SampleOutcome, solve: bool) -> list[str]:
-        """Everything wrong with a draft (empty list: it solved). Fills `out` as it goes."""
-        out.raw = draft if isinstance(draft, str) else json.dumps(draft)
-        out.formulation, out.result, out.findings = None, None, []
-        try:
-            obj = extract_json(draft) if isinstance(draft, str) else draft
-        except NoJSONFound as e:
-            out.error_kind = "no_output"
-            return [f"no JSON object in the reply ({e})"]
-        if isinstance(obj, dict):
-            obj.setdefault("version", "1")
-            obj["problem"] = text
-        try:
-            f = load(obj)
-        except FormulationError as e:
-            out.error_kind = "validation_error"
-            return [str(i) for i in e.issues]
-        issues = check(f)
-        out.findings = audit(f, text)
-        if issues:
-            out.error_kind = "nonlinear" if any("nonlinear" in i.message for i in issues) else "validation_error"
-            return [str(i) for i in issues]
-        out.formulation = f
-        if not solve:
-            out.error_kind = None
-            return []
+        """Everything wrong with a draft (empty list: it solved). Fills `out`."""
+        solve_fn = self.solve if solve else None
         if self.executor is None:
-            r = self.solve(f)  # in this thread: Pyomo is not thread-safe
-        else:
-            r = await asyncio.get_running_loop().run_in_executor(self.executor, self.solve, f)
-        out.result = r
-        if r.status == "infeasible":
-            out.error_kind = "infeasible"
-            conflict = "; ".join(f"{m.constraint} ({m.source!r})" if m.source else m.constraint
-                                 for m in (r.iis or []))
-            return ["the model is infeasible" + (f"; these constraints conflict: {conflict}" if conflict else "")]
-        if r.status == "unbounded":
-            out.error_kind = "unbounded"
-            return ["the model is unbounded: the objective can improve without limit; a constraint or bound "
-                    "from the text is missing or has the wrong direction"]
-        if r.status not in SOLVED:
-            out.error_kind = r.status
-            return []  # a solver failure is not the model's to fix
-        out.error_kind = None
-        return []
+            a = assess(draft, text, solve_fn)  # in this thread: Pyomo is not thread-safe
+        else:  # parsing, checking and solving are CPU work: keep them off the event loop
+            a = await asyncio.get_running_loop().run_in_executor(self.executor, assess, draft, text, solve_fn)
+        out.raw, out.formulation, out.result = a.raw, a.formulation, a.result
+        out.findings, out.error_kind = a.findings, a.error_kind
+        return a.problems
 
     async def _run_sample(self, k: int, draft: str | dict, text: str, trace: Trace, solve: bool) -> SampleOutcome:
         out = SampleOutcome()

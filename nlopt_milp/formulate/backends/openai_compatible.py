@@ -42,6 +42,28 @@ _N_REJECTION = re.compile(r"greedy|n must be 1", re.IGNORECASE)
 
 PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
+# llama.cpp turns a json_object schema into a grammar and spells `maxLength: N` as N
+# nested optional rules; somewhere past ~1000 its grammar parser gives up ("failed to
+# parse grammar"), and llama-cpp-python's server then segfaults. Limits above this are
+# left out of that form (replies are validated afterwards anyway).
+GRAMMAR_MAX_REPEAT = 256
+
+
+def _grammar_friendly(schema: Any) -> Any:
+    """`schema` without maxLength / maxItems above GRAMMAR_MAX_REPEAT (a copy; the same object if none)."""
+    if isinstance(schema, list):
+        items = [_grammar_friendly(v) for v in schema]
+        return schema if all(a is b for a, b in zip(items, schema)) else items
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        k: _grammar_friendly(v)
+        for k, v in schema.items()
+        if not (k in ("maxLength", "maxItems") and isinstance(v, int) and v > GRAMMAR_MAX_REPEAT)
+    }
+    same = len(out) == len(schema) and all(out[k] is schema[k] for k in out)
+    return schema if same else out
+
 
 def forget_structured_forms() -> None:
     """Forget which response_format each server accepted (tests, server swaps)."""
@@ -337,7 +359,7 @@ class OpenAIBackend(Backend):
             if is_vllm:  # vLLM's own field; harmless next to response_format
                 body["structured_outputs"] = {"json": req.schema}
         elif req.schema is not None and form == "json_object":
-            body["response_format"] = {"type": "json_object", "schema": req.schema}
+            body["response_format"] = {"type": "json_object", "schema": _grammar_friendly(req.schema)}
         return body
 
     # --- drivers -------------------------------------------------------------------
