@@ -214,8 +214,8 @@ def test_parse_rejects(text, fragment):
     with pytest.raises(ExprError) as info:
         parse(text)
     err = info.value
-    assert fragment in str(err)
-    assert fragment in err.reason or fragment in str(err)
+    assert fragment in err.reason
+    assert str(err).startswith(err.reason)
     assert "\n" not in str(err) and len(str(err)) < 200
 
 
@@ -261,7 +261,7 @@ def test_expr_error_is_a_value_error():
 
 ROUND_TRIP = [
     "3", "2.5", "0.001", "1e-07", "123456789", "1e+20", "x", "-x", "-3", "x[i]", "cost[i, j]", "x['a', 1]",
-    "x['it''s']" if False else "x[\"it's\"]",
+    "x[\"it's\"]", "x['\\n']",
     "x + y", "x - y - z", "x - (y - z)", "x - (y + z)", "x + (y - z)", "(x + y) * z", "x * (y + z)",
     "x / (y * z)", "x / y / z", "x / (y / z)", "x * y / z", "x * (y / z)",
     "-(x + y)", "-(x * y)", "-x * y", "x * -y", "x - -y", "--x", "-(-x)", "x * (-3)", "-(3)",

@@ -277,7 +277,7 @@ def test_input_errors(kind, tmp_path):
 
 def test_input_errors_real_process(tmp_path):
     cases = []
-    for kind in [*BAD_INPUTS, "missing", "directory"]:
+    for kind in ["empty", "binary", "not_utf8", "huge", "missing", "directory"]:  # all kinds: test_input_errors
         (tmp_path / kind).mkdir()
         cases.append(_bad_input_path(tmp_path / kind, kind))
     answers = run_many(*((["solve", str(p), "--base-url", unused_base_url()], None) for p, _ in cases))
@@ -294,19 +294,28 @@ def test_input_error_path_with_colon(tmp_path):
     assert flat(r.stderr) == f"Error: {path}: is empty; write the optimization problem in plain language"
 
 
+@pytest.mark.parametrize("option, message", [(["--mode", "fast"], "Invalid value for '--mode': unknown mode 'fast'"),
+                                             (["--backend", "gpt"], "unknown backend 'gpt'")])
+def test_bad_llm_options_are_usage_errors(option, message, tmp_path):
+    r = invoke("solve", write_problem(tmp_path), *option, "--base-url", unused_base_url())
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in flat(r.stderr)
+
+
 def test_stdin(server, tmp_path):
     server.script(formulation_json(), formulation_json())
     empty_url = unused_base_url()
-    ok, ok_json, empty, huge = run_many(
+    ok, empty, huge = run_many(
         (["solve", "-", "--mode", "single", "--base-url", server.base_url], "\ufeff" + TEXT + "\n"),
-        (["solve", "-", "--mode", "single", "--base-url", server.base_url, "--json"], TEXT),
         (["solve", "-", "--base-url", empty_url], " \n "),
         (["solve", "-", "--base-url", empty_url], "\u00e9" * 250_000),  # 500 KB, cut mid-character at 400 KB
     )
     assert ok.returncode == 0, ok.stderr
     assert printed_objective(ok.stdout) == "1350"
     assert "Model: production_mix" in ok.stdout
+    ok_json = invoke("solve", "-", "--mode", "single", "--base-url", server.base_url, "--json", input=TEXT)
     assert ok_json.returncode == 0 and one_json(ok_json.stdout)["source"] == "<stdin>"
+    assert len(server.chat_requests) == 2
     assert all(m.endswith("Problem:\n" + TEXT + "\n") for m in user_messages(server))  # BOM and newline gone
     assert empty.returncode == 2 and "Error: <stdin>: is empty" in flat(empty.stderr)
     assert huge.returncode == 2 and "Error: <stdin>: " in flat(huge.stderr)
@@ -402,7 +411,6 @@ def test_backend_failures_real_process(tmp_path):
     path = str(write_problem(tmp_path))
     nobody = unused_base_url()
     garbage = iter(range(1, 100))
-    slow_done: list[float] = []
     with ScriptedServer(default=Reply(status=500, body={"error": {"message": "CUDA out of memory"}})) as failing, \
             ScriptedServer(default=Reply(content=formulation_json(), delay=2.5)) as slow, \
             ScriptedServer(responder=lambda req: Reply(content=f'Sure! {{"garbage #{next(garbage)}": ')) as babbling:
@@ -414,8 +422,9 @@ def test_backend_failures_real_process(tmp_path):
             (["solve", path, "--mode", "single", "--base-url", babbling.base_url, "--max-repairs", "2"], None),
             (["solve", path, "--mode", "single", "--base-url", nobody, "--json"], None),
         )
-        slow_done.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
         n_failing, n_slow, n_babbling = (len(s.chat_requests) for s in (failing, slow, babbling))
+        failing_url, slow_url = failing.base_url, slow.base_url
 
     assert none.returncode == 6
     msg = flat(none.stderr)
@@ -427,14 +436,14 @@ def test_backend_failures_real_process(tmp_path):
 
     assert err500.returncode == 6
     msg = flat(err500.stderr)
-    assert failing.base_url in msg and "HTTP 500" in msg and "CUDA out of memory" in msg
+    assert failing_url in msg and "HTTP 500" in msg and "CUDA out of memory" in msg
     assert "after 4 attempt(s)" in msg and n_failing == 4  # bounded retries
 
     assert timeout.returncode == 6
     msg = flat(timeout.stderr)
-    assert "timeout after 1s" in msg and slow.base_url in msg
+    assert "timeout after 1s" in msg and slow_url in msg
     assert n_slow == 4
-    assert slow_done[0] < 30
+    assert elapsed < 60
 
     assert invalid.returncode == 7
     msg = flat(invalid.stderr)
@@ -506,6 +515,19 @@ def test_trace_written_when_no_formulation(server, tmp_path):
     assert [e["responses"] for e in events if e["stage"] != "check"] == [["I cannot do that."]] * 2
 
 
+def test_trace_written_when_backend_fails_midway(server, tmp_path):
+    server.script("not a formulation", Reply(status=400, body={"error": {"message": "context length exceeded"}}))
+    trace = tmp_path / "trace.json"
+    r = invoke("solve", write_problem(tmp_path), "--mode", "single", "--base-url", server.base_url,
+               "--trace", trace)
+    assert r.returncode == 6 and "context length exceeded" in flat(r.stderr)
+    events = json.loads(trace.read_text())["events"]
+    assert [(e["stage"], e["round"]) for e in events] == [("formulation", 0), ("check", 0), ("repair", 1)]
+    failed = events[-1]
+    assert failed["responses"] == [] and "context length exceeded" in failed["errors"][0]
+    assert "not a formulation" in failed["messages"][1]["content"]
+
+
 def test_save_formulation_and_emit_pyomo(server, tmp_path):
     server.script(formulation_json())
     saved, script = tmp_path / "f.json", tmp_path / "model.py"
@@ -547,6 +569,16 @@ def test_formulate_stops_before_solving(server, tmp_path):
     assert "infeasible" in user_messages(server)[-1]
 
 
+@pytest.mark.parametrize("option", ["-o", "--trace"])
+def test_unwritable_output_is_an_input_error(option, server, tmp_path):
+    server.script(formulation_json())
+    target = tmp_path / "missing_dir" / "out.json"
+    r = invoke("formulate", write_problem(tmp_path), option, target, "--mode", "single",
+               "--base-url", server.base_url)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert f"Error: {target}: cannot write: No such file or directory" in flat(r.stderr)
+
+
 def test_samples_vote(server, tmp_path):
     other = json.loads(json.dumps(MIX))
     other["parameters"][0]["value"] = [30, 60]  # another model of the same text: optimum 1500
@@ -559,6 +591,38 @@ def test_samples_vote(server, tmp_path):
     assert "2 of 3 samples agree" in r.stdout
     assert "objectives: 1350, 1500, 1350" in r.stdout
     assert printed_objective(r.stdout) == "1350"
+
+
+def test_infeasible_after_repairs_is_explained(server, tmp_path):
+    server.default = Reply(content=formulation_json(infeasible_mix()))
+    r = invoke("solve", write_problem(tmp_path), "--mode", "single", "--max-repairs", "1",
+               "--base-url", server.base_url)
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    assert "infeasible" in r.stdout and "Conflicting constraints" in r.stdout
+    assert "A standing order requires at least 5 chairs." in r.stdout and "1 repair round" in r.stdout
+    assert len(server.chat_requests) == 2
+    assert "chair_order" in user_messages(server)[1]
+
+
+def test_no_sample_solves_reports_the_valid_one(tmp_path):
+    """Sample 0 never gives JSON, sample 1 stays infeasible: report the infeasible model (exit 3),
+    not "no valid formulation" (exit 7)."""
+    infeasible = formulation_json(infeasible_mix())
+
+    def responder(request: dict) -> Reply:
+        user = request["messages"][-1]["content"]
+        if "Your formulation:" not in user:  # the first drafts: one request with n=2
+            return Reply(content=["Sorry, I can't.", infeasible])
+        return Reply(content="Sorry, I can't." if "no JSON object" in user else infeasible)
+
+    with ScriptedServer(responder=responder) as s:
+        r = invoke("solve", write_problem(tmp_path), "--mode", "single", "--samples", "2", "--max-repairs", "1",
+                   "--base-url", s.base_url, "--json")
+        assert len(s.chat_requests) == 3
+    assert r.returncode == 3, r.stdout
+    d = one_json(r.stdout)
+    assert d["status"] == "infeasible" and d["formulation"] is not None and d["exit_code"] == 3
+    assert [x["status"] for x in d["samples"]] == ["no_output", "infeasible"]
 
 
 def _stage_replies() -> list[str]:

@@ -67,7 +67,7 @@ def test_base_is_valid():
     assert load_valid(base()).name == "base"
 
 
-def test_example_files_are_valid(tmp_path):
+def test_load_file(tmp_path):
     p = tmp_path / "f.json"
     p.write_text(json.dumps(BASE))
     f = load_file(p)
@@ -238,6 +238,35 @@ def test_if_then_condition_variants(condition, fragment):
     [(path, message)] = check_issues(d)
     assert path == "constraints[3].slots.condition"
     assert fragment in message
+
+
+@pytest.mark.parametrize("constraint, path, message", [
+    ({"template": "assignment", "slots": {"var": "y[p]", "over": [{"index": "p", "set": "Q"}]}},
+     "slots.over[0].set", "unknown set Q"),
+    ({"template": "assignment", "slots": {"var": "y[p]", "over": [{"index": "p", "set": "P"}], "count": "y['a']"}},
+     "slots.count", "must be a constant, but y['a'] contains variables"),
+    ({"template": "k_of_n", "slots": {"terms": ["y['a']", "x['a']"], "mode": "at_least", "k": "1"}},
+     "slots.terms[1]", "variable x must be binary, it is continuous"),
+    ({"template": "mutual_exclusion", "slots": {"terms": ["y['a']", "2"]}},
+     "slots.terms[1]", "must contain a binary variable"),
+    ({"template": "dependency", "slots": {"if_var": "y['a']", "then_var": "z"}},
+     "slots.then_var", "variable z must be binary, it is continuous"),
+    ({"template": "general", "slots": {"expr": "y['a'] < 1"}},
+     "slots.expr", "expected a comparison 'lhs <= rhs', 'lhs >= rhs' or 'lhs == rhs'"),
+    ({"template": "general", "slots": {"expr": "sum(x[p] for p in P if x[p] > 1) <= 1"}},
+     "slots.expr", "a filter cannot use variables: x[p] > 1"),
+    ({"template": "general", "slots": {"expr": "sum(x[p] for p in P if p > 1) <= 1"}},
+     "slots.expr", "cannot order a name and a number: p > 1"),
+    ({"template": "fixed_charge", "slots": {"var": "z", "indicator": "y['a']", "capacity": "z"}},
+     "slots.capacity", "must be a constant, but z contains variables"),
+])
+def test_slot_kind_checks(constraint, path, message):
+    d = base()
+    d["constraints"].append({"name": "extra", **constraint})
+    issues = check_issues(d)
+    assert len(issues) == 1
+    assert issues[0][0] == f"constraints[5].{path}"
+    assert message in issues[0][1]
 
 
 def test_then_must_be_a_comparison():

@@ -49,6 +49,9 @@ def read_problem_text(path: str) -> tuple[str, str]:
     source = "<stdin>" if path == "-" else path
     if path == "-":
         raw = sys.stdin.buffer.read(MAX_PROBLEM_CHARS * 4 + 1)
+        if len(raw) > MAX_PROBLEM_CHARS * 4:  # don't decode a cut-off stream (it may end mid-character)
+            raise ProblemTextError(f"{source}: more than {MAX_PROBLEM_CHARS * 4:,} bytes is too large for a "
+                                   f"problem text (limit {MAX_PROBLEM_CHARS:,} characters)")
     else:
         p = Path(path)
         if p.is_dir():
@@ -98,8 +101,10 @@ def make_backend(o: LLMOptions):
 
 
 def make_pipeline(o: LLMOptions, backend, **kw):
-    from ..formulate.pipeline import Pipeline
+    from ..formulate.pipeline import MODES, Pipeline
 
+    if o.mode not in MODES:  # a usage error (exit 2), not a traceback
+        raise typer.BadParameter(f"unknown mode {o.mode!r}; use {' or '.join(MODES)}", param_hint="'--mode'")
     return Pipeline(backend, mode=o.mode, samples=o.samples, max_repairs=o.max_repairs,
                     temperature=o.temperature, max_tokens=o.max_tokens, seed=o.seed, **kw)
 
@@ -150,7 +155,10 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
     try:
         text, source = read_problem_text(problem)
     except ProblemTextError as e:
-        render.print_input_error(problem, str(e).split(": ", 1)[-1])
+        # The message starts with the source name, which may itself contain ": ".
+        name = "<stdin>" if problem == "-" else problem
+        msg = str(e)
+        render.print_input_error(name, msg[len(name) + 2:] if msg.startswith(name + ": ") else msg)
         return EXIT_INVALID
 
     from ..formulate.llm import BackendError
@@ -165,8 +173,18 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
         pipeline = make_pipeline(o, backend, solve=solve_fn)
         outcome = pipeline.formulate(text) if formulate_only else pipeline.run(text)
     except BackendError as e:
+        partial = getattr(e, "trace", None)  # what was asked before the backend failed
+        if trace and partial is not None:
+            try:
+                Path(trace).write_text(json.dumps(partial.to_json(), indent=1), encoding="utf-8")
+            except OSError:
+                pass
         return _backend_failure(e, json_output)
-    _write_side_files(outcome, trace, save_formulation, emit_pyomo)
+    try:
+        _write_side_files(outcome, trace, save_formulation, emit_pyomo)
+    except OSError as e:  # e.g. -o into a missing directory: a message, not a traceback
+        render.print_input_error(str(e.filename or "output"), f"cannot write: {e.strerror or e}")
+        return EXIT_INVALID
     best = outcome.best
     result = best.result
     if best.formulation is None:

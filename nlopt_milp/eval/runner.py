@@ -129,6 +129,7 @@ async def run_eval(
 ) -> list[dict]:
     """Evaluate; returns the records written in this run (earlier ones stay in the log)."""
     done = read_done(log) if resume else set()
+    has_header = resume and log.exists() and log.stat().st_size > 0  # killed before its first result
     todo = [s for s in samples if s.id not in done]
     log.parent.mkdir(parents=True, exist_ok=True)
     own_pool = executor is None
@@ -140,7 +141,7 @@ async def run_eval(
     written: list[dict] = []
     mode = "a" if resume else "w"
     with open(log, mode, encoding="utf-8") as fh:
-        if not (resume and done):
+        if not has_header:
             fh.write(json.dumps({"type": "header", **header,
                                  "prompt_version": PROMPT_VERSION, "version": __version__,
                                  "options": asdict(options), "started": time.time()}) + "\n")

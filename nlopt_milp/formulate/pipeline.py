@@ -21,7 +21,7 @@ from ..core.formulation import Formulation
 from ..core.validate import FormulationError, check, load
 from . import prompts as P
 from .audit import Finding, audit
-from .llm import Backend, ChatRequest, NoJSONFound, extract_json
+from .llm import Backend, BackendError, ChatRequest, NoJSONFound, extract_json
 
 MODES = ("staged", "single")
 SOLVED = ("optimal", "feasible")
@@ -80,7 +80,10 @@ class Outcome:
 
     @property
     def best(self) -> SampleOutcome:
-        return self.samples[self.chosen if self.chosen is not None else 0]
+        if self.chosen is not None:
+            return self.samples[self.chosen]
+        # Nothing solved: prefer a sample with a valid formulation (its result says why) over raw failures.
+        return next((s for s in self.samples if s.formulation is not None), self.samples[0])
 
     @property
     def agreement(self) -> str:
@@ -181,7 +184,13 @@ class Pipeline:
         req = ChatRequest(messages=messages, schema=P.stage_schema(schema_stage), schema_name=schema_stage, n=n,
                           temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
         t0 = time.perf_counter()
-        done = await self.backend.acomplete(req)
+        try:
+            done = await self.backend.acomplete(req)
+        except BackendError as e:  # keep the failed request in the trace, then let the caller report it
+            trace.events.append(TraceEvent(sample, stage, rnd, messages, [], errors=[str(e)],
+                                           seconds=time.perf_counter() - t0))
+            e.trace = trace  # type: ignore[attr-defined]
+            raise
         trace.events.append(TraceEvent(sample, stage, rnd, messages, list(done.texts),
                                        seconds=time.perf_counter() - t0, prompt_tokens=done.prompt_tokens,
                                        completion_tokens=done.completion_tokens))
