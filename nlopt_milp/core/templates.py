@@ -79,7 +79,7 @@ class Emitter:
         )
         return self.ref(name)
 
-    def big_m(self, given: E.Node | None, excess: E.Node, what: str) -> E.Node:
+    def big_m(self, given: E.Node | None, excess: E.Node, what: str, slot: str = "big_m") -> E.Node:
         """A big-M for `excess <= M` when relaxed: the given slot, or the max of `excess` over bounds."""
         if given is not None:
             return given
@@ -90,7 +90,7 @@ class Emitter:
             if math.isinf(hi):
                 err = GroundError(
                     f"cannot derive a big-M for {what}{_where(self.c, env)}: variable {culprit} has no "
-                    "finite bound; bound it or give the big-M slot"
+                    f"finite bound; bound it or give slots.{slot}"
                 )
                 err.slot = what.split(" ")[0]  # the slot path, for validate
                 raise err
@@ -226,7 +226,7 @@ def _emit_k_of_n(em, s):
 
 
 def _emit_fixed_charge(em, s):
-    cap = s["capacity"] if s["capacity"] is not None else em.big_m(None, s["var"], "slots.var (no capacity given)")
+    cap = s["capacity"] if s["capacity"] is not None else em.big_m(None, s["var"], "slots.var (no capacity given)", "capacity")
     em.add("<=", s["var"], _mul(cap, s["indicator"]))
     if s["cost"] is not None:
         em.out.objective_terms.append(_mul(s["cost"], s["indicator"]))
@@ -242,7 +242,7 @@ def _emit_dependency(em, s):
 
 def _emit_semicontinuous(em, s):
     y = s["indicator"] if s["indicator"] is not None else em.aux_binary("on")
-    hi = s["maximum"] if s["maximum"] is not None else em.big_m(None, s["var"], "slots.var (no maximum given)")
+    hi = s["maximum"] if s["maximum"] is not None else em.big_m(None, s["var"], "slots.var (no maximum given)", "maximum")
     em.add(">=", s["var"], _mul(s["minimum"], y), "_min")
     em.add("<=", s["var"], _mul(hi, y), "_max")
 
