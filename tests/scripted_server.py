@@ -47,6 +47,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     prompt_tokens: int = 11
     completion_tokens: int | None = None  # default: word count of the choices
+    finish_reason: str = "stop"  # "length": the server stopped at max_tokens
 
     @property
     def is_content(self) -> bool:
@@ -139,7 +140,8 @@ class ScriptedServer:
                 texts = [first.content]
                 while len(texts) < n and self._queue and self._queue[0].is_content:
                     texts.append(self._queue.popleft().content)
-                return Reply(content=texts, delay=first.delay, prompt_tokens=first.prompt_tokens)
+                return Reply(content=texts, delay=first.delay, prompt_tokens=first.prompt_tokens,
+                             finish_reason=first.finish_reason)
         if self.responder is not None:
             return self.responder(request)
         if self.default is not None:
@@ -159,7 +161,7 @@ class ScriptedServer:
             "created": int(time.time()),
             "model": request.get("model") or self.models[0],
             "choices": [
-                {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": reply.finish_reason}
                 for i, t in enumerate(texts)
             ],
             "usage": {

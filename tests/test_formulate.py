@@ -161,3 +161,16 @@ def test_stage_schemas_compile_with_llguidance():
     for stage in P.STAGE_MODELS:
         grammar = llguidance.LLMatcher.grammar_from_json_schema(P.stage_schema(stage))
         assert llguidance.LLMatcher.validate_grammar(grammar) == "", stage
+
+
+def test_reply_cut_off_at_token_limit_is_reported_as_such(scripted_server):
+    # A truncated reply may still hold a complete inner object; it must not be read as the answer.
+    cut = json.dumps(MIX)[:600]
+    scripted_server.script(Reply(content=cut, finish_reason="length"), json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single", max_tokens=200).run(TEXT)
+    assert out.best.result.objective == pytest.approx(MIX_OPT)
+    first_check = [e for e in out.trace.events if e.stage == "check"][0]
+    assert first_check.errors == ["the reply was cut off at the token limit before the JSON was complete; "
+                                  "write it more compactly (or the user raises --max-tokens)"]
+    assert out.trace.events[0].finish_reasons == ["length"]
+    assert "cut off at the token limit" in user_messages(scripted_server)[1]

@@ -467,7 +467,7 @@ def test_invalid_replies_json_output(server, tmp_path):
 # --- 5. trace, side files, formulate, samples, staged ---------------------------------------------------
 
 EVENT_KEYS = {"sample", "stage", "round", "messages", "responses", "errors", "seconds", "prompt_tokens",
-              "completion_tokens"}
+              "completion_tokens", "finish_reasons"}
 
 
 def test_trace_file(server, tmp_path):

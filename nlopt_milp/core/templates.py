@@ -347,13 +347,22 @@ def _parse_at(kind, text, path):
 def render(c) -> str:
     """One line for humans, e.g. 'telecom >= 3 times healthcare'."""
     tmpl = CATALOG[c.template]
-    s = c.slots.model_dump()
+    s = {k: _one_line(v) for k, v in c.slots.model_dump().items()}
     line = tmpl.render(s)
     if c.forall:
         line += " for each " + ", ".join(f"{b.index} in {b.set}" for b in c.forall)
         if c.where:
-            line += f" with {c.where}"
+            line += f" with {_one_line(c.where)}"
     return line
+
+
+def _one_line(v):
+    """Slot text as written, on one line (expressions may contain newlines)."""
+    if isinstance(v, str):
+        return " ".join(v.split())
+    if isinstance(v, list):
+        return [_one_line(x) for x in v]
+    return v
 
 
 def emit(c, data: Data, taken: set[str]) -> Emission:

@@ -38,6 +38,7 @@ class TraceEvent:
     seconds: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    finish_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +96,10 @@ def _solve_default(f: Formulation):
     return solve(f)
 
 
+class CutOff(str):
+    """A reply the server stopped at the token limit: its JSON is incomplete whatever it looks like."""
+
+
 @dataclass
 class Assessment:
     """What is wrong with one draft: our verdict, without the LLM."""
@@ -113,6 +118,11 @@ def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] 
     Module-level and free of pipeline state so that it can run in a process pool.
     """
     a = Assessment(raw=draft if isinstance(draft, str) else json.dumps(draft))
+    if isinstance(draft, CutOff):
+        a.error_kind = "no_output"
+        a.problems = ["the reply was cut off at the token limit before the JSON was complete; "
+                      "write it more compactly (or the user raises --max-tokens)"]
+        return a
     try:
         obj = extract_json(draft) if isinstance(draft, str) else draft
     except NoJSONFound as e:
@@ -193,8 +203,10 @@ class Pipeline:
             raise
         trace.events.append(TraceEvent(sample, stage, rnd, messages, list(done.texts),
                                        seconds=time.perf_counter() - t0, prompt_tokens=done.prompt_tokens,
-                                       completion_tokens=done.completion_tokens))
-        return list(done.texts)
+                                       completion_tokens=done.completion_tokens,
+                                       finish_reasons=list(done.finish_reasons)))
+        reasons = list(done.finish_reasons) + [""] * len(done.texts)
+        return [CutOff(t) if r == "length" else t for t, r in zip(done.texts, reasons)]
 
     async def _first_drafts(self, text: str, trace: Trace) -> list[str | dict]:
         ex = P.example_parts()

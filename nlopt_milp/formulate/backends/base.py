@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class BackendError(RuntimeError):
@@ -43,6 +43,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    finish_reasons: list[str] = field(default_factory=list)  # per text: "stop", "length" (cut off), ...
 
 
 class Backend:

@@ -300,6 +300,7 @@ class OpenAIBackend(Backend):
             forms = list(STRUCTURED_FORMS[STRUCTURED_FORMS.index(known) :])
         started = time.perf_counter()
         texts: list[str] = []
+        finish_reasons: list[str] = []
         prompt_tokens = completion_tokens = 0
         answered_model = model
         one_at_a_time = False
@@ -332,6 +333,7 @@ class OpenAIBackend(Backend):
             if not choices:
                 raise BackendError(f"{self.base_url}/chat/completions returned no choices")
             texts += [((c or {}).get("message") or {}).get("content") or "" for c in choices][:wanted]
+            finish_reasons += [str((c or {}).get("finish_reason") or "") for c in choices][:wanted]
             usage = data.get("usage") or {}
             prompt_tokens += usage.get("prompt_tokens") or 0
             completion_tokens += usage.get("completion_tokens") or 0
@@ -342,6 +344,7 @@ class OpenAIBackend(Backend):
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             seconds=time.perf_counter() - started,
+            finish_reasons=finish_reasons,
         )
 
     @staticmethod

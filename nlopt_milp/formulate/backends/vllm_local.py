@@ -79,6 +79,7 @@ class VLLMBackend(Backend):
                     prompt_tokens=len(out.prompt_token_ids or []),
                     completion_tokens=sum(len(o.token_ids) for o in out.outputs),
                     seconds=seconds,
+                    finish_reasons=([str(getattr(o, "finish_reason", None) or "") for o in out.outputs] * req.n)[: req.n],
                 )
             )
         return completions
