@@ -7,7 +7,7 @@ import pytest
 from scripted_server import Reply, ScriptedServer
 
 from nlopt_milp.formulate.audit import audit, numbers_in_text
-from nlopt_milp.formulate.llm import OpenAIBackend
+from nlopt_milp.formulate.llm import Backend, BatchingBackend, Completion, OpenAIBackend
 from nlopt_milp.formulate.pipeline import Pipeline
 from nlopt_milp.formulate import prompts as P
 from nlopt_milp.core.validate import load
@@ -174,3 +174,43 @@ def test_reply_cut_off_at_token_limit_is_reported_as_such(scripted_server):
                                   "write it more compactly (or the user raises --max-tokens)"]
     assert out.trace.events[0].finish_reasons == ["length"]
     assert "cut off at the token limit" in user_messages(scripted_server)[1]
+
+
+class _AnswerBook(Backend):
+    """An in-process backend (like vLLM's engine) that answers a whole batch at once."""
+
+    model = "answer-book"
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+        self.batches: list[int] = []
+
+    def complete(self, req):
+        return self.complete_batch([req])[0]
+
+    def complete_batch(self, reqs):
+        self.batches.append(len(reqs))
+        out = []
+        for r in reqs:
+            user = r.messages[-1]["content"]
+            text = next(a for q, a in self.answers.items() if user.rstrip().endswith(q))
+            out.append(Completion(texts=[text] * r.n, model=self.model))
+        return out
+
+
+def test_concurrent_problems_go_to_the_engine_as_one_batch(tmp_path):
+    import asyncio
+
+    from nlopt_milp.eval.datasets import Sample
+    from nlopt_milp.eval.runner import EvalOptions, run_eval
+
+    texts = [f"{TEXT} (variant {k})" for k in range(5)]
+    book = _AnswerBook({t: json.dumps(MIX) for t in texts})
+    batching = BatchingBackend(book, window=0.2)
+    samples = [Sample(id=str(k), question=t, answer=MIX_OPT, raw_answer=MIX_OPT, benchmark="b")
+               for k, t in enumerate(texts)]
+    opts = EvalOptions(mode="single", max_repairs=0, concurrency=32)
+    records = asyncio.run(run_eval(samples, batching, tmp_path / "log.jsonl", opts, {}, executor=None))
+    assert sorted(r["id"] for r in records) == ["0", "1", "2", "3", "4"]
+    assert all(r["correct"] for r in records)
+    assert book.batches == [5]  # all five problems' requests in one engine call
