@@ -156,11 +156,20 @@ def test_numbers_in_text():
     assert got == [(1500.0, "$1,500"), (0.2, "20%"), (3.5, "3.5")]
 
 
-def test_stage_schemas_compile_with_llguidance():
+def test_every_schema_sent_compiles_with_llguidance():
+    # llguidance is the engine of vLLM's `guidance` structured-output backend.
     llguidance = pytest.importorskip("llguidance")
-    for stage in P.STAGE_MODELS:
-        grammar = llguidance.LLMatcher.grammar_from_json_schema(P.stage_schema(stage))
-        assert llguidance.LLMatcher.validate_grammar(grammar) == "", stage
+    from nlopt_milp.core.formulation import json_schema
+    from nlopt_milp.formulate.backends.openai_compatible import _grammar_friendly
+    from nlopt_milp.formulate.llm import PROBE_SCHEMA
+
+    schemas = {stage: P.stage_schema(stage) for stage in P.STAGE_MODELS}
+    schemas["nlopt schema"] = json_schema()
+    schemas["probe"] = PROBE_SCHEMA
+    schemas.update({f"{k} (json_object form)": _grammar_friendly(v) for k, v in list(schemas.items())})
+    for name, schema in schemas.items():
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(schema)
+        assert llguidance.LLMatcher.validate_grammar(grammar) == "", name
 
 
 def test_reply_cut_off_at_token_limit_is_reported_as_such(scripted_server):
