@@ -28,7 +28,9 @@ ParamValue = Union[
 ]
 
 # An expression string, e.g. "sum(cost[i] * x[i] for i in I)".
-Expr = Annotated[str, Field(min_length=1, max_length=4000)]
+# No maxLength in the schema: grammar engines (llama.cpp) unroll it into thousands of rules.
+# The expression parser enforces its own limit (expr.MAX_LENGTH) and reports it with a path.
+Expr = Annotated[str, Field(min_length=1)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 
 
