@@ -75,8 +75,11 @@ def run_cmd(
     seed: Optional[int] = typer.Option(None, help="Sampling seed."),
     timeout: float = typer.Option(120.0, help="Seconds per LLM request."),
     rel_tol: float = typer.Option(1e-4, help="Relative tolerance for a correct objective."),
+    time_limit: float = typer.Option(60.0, min=0.1, help="Solver time limit per formulation, in seconds."),
 ) -> None:
     """Run the pipeline over a benchmark; log each problem as it finishes; print SA / ER / AST."""
+    if samples > 1 and temperature == 0:
+        raise typer.BadParameter("several samples need a temperature above 0", param_hint="'--temperature'")
     import asyncio
 
     from .. import __version__
@@ -97,7 +100,7 @@ def run_cmd(
                    max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
                    timeout=timeout)
     options = EvalOptions(mode=mode, samples=samples, max_repairs=max_repairs, concurrency=concurrency, seed=seed,
-                          temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol)
+                          temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol, time_limit=time_limit)
     try:
         llm = make_backend(o)
         header = {"benchmark": loaded.benchmark, "source": loaded.source, "backend": backend,

@@ -105,6 +105,8 @@ def make_pipeline(o: LLMOptions, backend, **kw):
 
     if o.mode not in MODES:  # a usage error (exit 2), not a traceback
         raise typer.BadParameter(f"unknown mode {o.mode!r}; use {' or '.join(MODES)}", param_hint="'--mode'")
+    if o.samples > 1 and o.temperature == 0:
+        raise typer.BadParameter("several samples need a temperature above 0", param_hint="'--temperature'")
     return Pipeline(backend, mode=o.mode, samples=o.samples, max_repairs=o.max_repairs,
                     temperature=o.temperature, max_tokens=o.max_tokens, seed=o.seed, **kw)
 

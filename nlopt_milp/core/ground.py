@@ -180,6 +180,11 @@ class Data:
         if isinstance(node, E.Sum):
             total = LinExpr()
             bindings = [(g.index, g.set) for g in node.generators]
+            seen: set[str] = set()
+            for g in node.generators:
+                if g.index in seen or g.index in env:
+                    raise GroundError(f"index {g.index} is already bound; use another name in sum(... for {g.index} in {g.set})")
+                seen.add(g.index)
             count = 0
             for inner in self.combos(bindings, env):
                 count += 1

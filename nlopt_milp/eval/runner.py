@@ -37,6 +37,7 @@ class EvalOptions:
     temperature: float | None = None
     max_tokens: int | None = None
     rel_tol: float = 1e-4
+    time_limit: float | None = 60.0  # per solve: an endless MILP must not hold a worker forever
     solve_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
 
 
@@ -59,10 +60,16 @@ class _Throttled:
         return self.backend.complete(req)
 
 
-def solve_in_worker(f):
-    """Top-level (picklable) solve for the process pool."""
-    from ..solve import solve
-    return solve(f, iis=True)
+@dataclass(frozen=True)
+class WorkerSolve:
+    """The solve run in the process pool (a picklable callable)."""
+
+    time_limit: float | None = None
+
+    def __call__(self, f):
+        from ..solve import solve
+        return solve(f, time_limit=self.time_limit, iis=True)
+
 
 
 def read_done(log: Path) -> set[str]:
@@ -88,7 +95,9 @@ def read_done(log: Path) -> set[str]:
 def record(sample: Sample, outcome: Outcome | None, error: str | None, seconds: float, rel_tol: float) -> dict:
     """One log line: everything needed to score and study the problem later."""
     samples = []
-    for s in (outcome.samples if outcome is not None else []):
+    events = outcome.trace.events if outcome is not None else []
+    for k, s in enumerate(outcome.samples if outcome is not None else []):
+        mine = [e for e in events if e.sample == k]  # a request shared by all samples counts for sample 0
         r = s.result
         failed = r is not None and r.status not in ("optimal", "feasible", "infeasible", "unbounded")
         samples.append({
@@ -100,6 +109,8 @@ def record(sample: Sample, outcome: Outcome | None, error: str | None, seconds: 
             "error": "; ".join(s.errors)[:1000] if s.errors else (r.message if failed else None),
             "error_kind": s.error_kind,
             "templates": sorted({c.template for c in s.formulation.constraints}) if s.formulation else [],
+            "tokens": sum(e.prompt_tokens + e.completion_tokens for e in mine),
+            "seconds": round(sum(e.seconds for e in mine), 4),
         })
     rec = {
         "type": "result",
@@ -137,7 +148,7 @@ async def run_eval(
         executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
     pipeline = Pipeline(_Throttled(backend, options.concurrency), mode=options.mode, samples=options.samples, max_repairs=options.max_repairs,
                         temperature=options.temperature, max_tokens=options.max_tokens, seed=options.seed,
-                        solve=solve_in_worker, executor=executor)
+                        solve=WorkerSolve(options.time_limit), executor=executor)
     written: list[dict] = []
     mode = "a" if resume else "w"
     with open(log, mode, encoding="utf-8") as fh:

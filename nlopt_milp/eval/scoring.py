@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Sequence, TypedDict, Union
 
 from nlopt_milp.eval.datasets import INFEASIBLE
+from nlopt_milp.formulate.voting import majority, verdict
 
 SOLVED_STATUSES = frozenset({"optimal", "feasible"})
 NO_SOLUTION_STATUSES = frozenset({"infeasible", "unbounded", "infeasible_or_unbounded"})
@@ -257,42 +258,18 @@ def classify(sample: Mapping[str, Any] | None, answer: Any, rel_tol: float = 1e-
 def _vote_key(sample: Mapping[str, Any]) -> tuple | None:
     if not sample or failure_kind(sample):
         return None
-    status = (sample.get("status") or "").lower()
-    if status in NO_SOLUTION_STATUSES:
-        return ("no_solution",)
-    value = _as_float(sample.get("objective"))
-    if status in SOLVED_STATUSES and value is not None:
-        return ("value", value)
-    return None
+    return verdict(sample.get("status"), _as_float(sample.get("objective")))
 
 
 def choose_majority(samples: Sequence[Mapping[str, Any]], rel_tol: float = 1e-4, abs_tol: float = 1e-6) -> int | None:
-    """Index of the sample that represents the majority verdict.
-
-    Samples vote with their verdict: an objective value (values within ``rel_tol`` / ``abs_tol``
-    of a cluster's first value join it) or "no solution". Samples without a verdict do not
-    vote. The largest cluster wins, ties go to the cluster formed first; its first sample is
-    returned. Without any vote the first sample is returned (``None`` for no samples).
+    """Index of the sample that represents the majority verdict (the pipeline's rule:
+    :func:`nlopt_milp.formulate.voting.majority`). Without any vote the first sample is
+    returned (``None`` for no samples).
     """
     if not samples:
         return None
-    clusters: list[tuple[tuple, list[int]]] = []
-    for index, sample in enumerate(samples):
-        key = _vote_key(sample)
-        if key is None:
-            continue
-        for ckey, members in clusters:
-            if ckey[0] != key[0]:
-                continue
-            if key[0] == "no_solution" or abs(key[1] - ckey[1]) <= max(rel_tol * abs(ckey[1]), abs_tol):
-                members.append(index)
-                break
-        else:
-            clusters.append((key, [index]))
-    if not clusters:
-        return 0
-    best = max(clusters, key=lambda c: len(c[1]))  # max keeps the first of equal sizes
-    return best[1][0]
+    index, _ = majority([_vote_key(s) for s in samples], rel_tol=rel_tol, abs_tol=abs_tol)
+    return 0 if index is None else index
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -21,6 +21,7 @@ from ..core.formulation import Formulation
 from ..core.validate import FormulationError, check, load
 from . import prompts as P
 from .audit import Finding, audit
+from .voting import majority, verdict
 from .llm import Backend, BackendError, ChatRequest, NoJSONFound, extract_json
 
 MODES = ("staged", "single")
@@ -175,6 +176,8 @@ class Pipeline:
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if samples > 1 and temperature == 0:
+            raise ValueError("several samples need a temperature above 0: at 0 every sample is the same draw")
         self.backend = backend
         self.mode = mode
         self.samples = max(1, samples)
@@ -283,28 +286,13 @@ class Pipeline:
     # -- voting ----------------------------------------------------------------------
 
     def _vote(self, samples: list[SampleOutcome]) -> tuple[int | None, int]:
-        groups: list[list[int]] = []
-        for k, s in enumerate(samples):
-            if not s.solved:
-                continue
-            for g in groups:
-                ref = samples[g[0]].result.objective
-                if abs(ref - s.result.objective) <= self.tolerance * max(1.0, abs(ref)):
-                    g.append(k)
-                    break
-            else:
-                groups.append([k])
-        if not groups:
-            return None, 0
-        best = max(groups, key=len)  # first of the largest groups wins ties
-        return best[0], len(best)
+        verdicts = [verdict(s.result.status, s.result.objective) if s.result is not None else None for s in samples]
+        return majority(verdicts, rel_tol=self.tolerance, abs_tol=self.tolerance)
 
     async def arun(self, text: str, solve: bool = True) -> Outcome:
         """Formulate, repair, solve and vote. With solve=False, stop after a valid formulation."""
         trace = Trace(model=getattr(self.backend, "model", "") or "", mode=self.mode)
-        drafts = await self._first_drafts(text, trace)
-        while len(drafts) < self.samples:  # a server that ignores n
-            drafts.append(drafts[-1])
+        drafts = await self._first_drafts(text, trace)  # a backend may return fewer than asked
         samples = list(await asyncio.gather(
             *(self._run_sample(k, d, text, trace, solve) for k, d in enumerate(drafts[: self.samples]))))
         if solve:
