@@ -306,6 +306,58 @@ def test_check_agreement(tmp_path):
     assert "highs and ortools agree" in proc.stdout
 
 
+def test_check_keeps_the_iis(tmp_path):
+    path = write(tmp_path, "inf.json", INFEASIBLE)
+    proc = invoke("solve", "--formulation", str(path), "--check", "--json")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    [out] = json_lines(proc.stdout)
+    assert out["status"] == "infeasible" and out["check"]["agree"] is True
+    assert out["iis"], out
+    assert {m["constraint"] for m in out["iis"]} == {"at_most_five", "at_least_ten"}
+    assert [r["backend"] for r in out["check"]["results"]] == ["highs", "ortools"]
+
+    proc = invoke("solve", "--formulation", str(path), "--check")
+    assert proc.returncode == 3
+    assert "Conflicting constraints" in proc.stdout and "We can make at most 5 widgets." in proc.stdout
+
+
+def test_check_disagreement_exits_5(tmp_path, monkeypatch):
+    import nlopt_milp.solve as S
+
+    real = S.solve
+
+    def skewed(f, solver="highs", **kw):  # OR-Tools "finds" a different optimum
+        r = real(f, solver=solver, **kw)
+        if solver == "ortools":
+            r.objective += 1.0
+        return r
+
+    monkeypatch.setattr(S, "solve", skewed)
+    path = write(tmp_path, "lp.json", LP)
+    proc = invoke("solve", "--formulation", str(path), "--check", "--json")
+    assert proc.returncode == 5
+    [out] = json_lines(proc.stdout)
+    assert out["status"] == "optimal" and out["exit_code"] == 5
+    assert out["check"]["agree"] is False and "objective differs" in out["check"]["message"]
+
+    proc = invoke("solve", "--formulation", str(path), "--check")
+    assert proc.returncode == 5
+    assert "SOLVERS DISAGREE" in proc.stdout
+    assert "highs: optimal" in proc.stdout and "ortools-glop: optimal" in proc.stdout
+
+
+def test_exit_codes_match_the_solve_layer():
+    """The CLI defines no status -> code map of its own; its named codes and help agree with SolveResult's."""
+    from nlopt_milp.cli import exit_codes as X
+    from nlopt_milp.solve.result import EXIT_CODES
+
+    assert X.EXIT_OK == EXIT_CODES["optimal"] == EXIT_CODES["feasible"]
+    assert X.EXIT_SOLVER == EXIT_CODES["error"] == EXIT_CODES["time_limit"]
+    for status in ("infeasible", "unbounded"):
+        assert f"  {EXIT_CODES[status]}  the model is {status}" in X.EXIT_CODES_HELP
+    assert not set(EXIT_CODES.values()) & {X.EXIT_INVALID, X.EXIT_BACKEND, X.EXIT_NO_FORMULATION}
+
+
 # --- invalid input ---------------------------------------------------------------------------
 
 

@@ -646,6 +646,87 @@ def test_staged_mode(server, tmp_path):
                                                                             "check"]
 
 
+# --- 5b. solver options and --check on the plain-language path ----------------------------------------------
+
+
+@pytest.fixture
+def solve_calls(monkeypatch):
+    """Every `nlopt_milp.solve.solve` call's keyword options (the pipeline's and --check's);
+    `skew["ortools"]` is added to OR-Tools' objective to make the solvers disagree."""
+    import nlopt_milp.solve as S
+
+    real = S.solve
+    calls: list[dict] = []
+    skew: dict[str, float] = {}
+
+    def spy(f, **kw):
+        calls.append(kw)
+        r = real(f, **kw)
+        if r.objective is not None and kw.get("solver") in skew:
+            r.objective += skew[kw["solver"]]
+        return r
+
+    monkeypatch.setattr(S, "solve", spy)
+    return SimpleNamespace(calls=calls, skew=skew)
+
+
+def test_solver_options_reach_the_pipeline_solve(server, tmp_path, solve_calls):
+    server.script(formulation_json())
+    r = invoke("solve", write_problem(tmp_path), "--mode", "single", "--base-url", server.base_url,
+               "--solver", "ortools", "--time-limit", "30", "--mip-gap", "0.01", "--threads", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    d = one_json(r.stdout)
+    assert d["objective"] == pytest.approx(MIX_OPT, rel=0.01) and "check" not in d
+    assert solve_calls.calls == [{"solver": "ortools", "time_limit": 30.0, "mip_gap": 0.01, "threads": 1}]
+
+
+def test_check_compares_the_chosen_formulation(server, tmp_path, solve_calls):
+    server.script(formulation_json(), formulation_json())
+    path = write_problem(tmp_path)
+    r = invoke("solve", path, "--mode", "single", "--base-url", server.base_url, "--check", "--mip-gap", "0",
+               "--time-limit", "30", "--json")
+    assert r.returncode == 0, r.stderr
+    d = one_json(r.stdout)
+    assert d["objective"] == pytest.approx(MIX_OPT) and d["exit_code"] == 0
+    assert d["check"]["agree"] is True and "highs and ortools agree" in d["check"]["message"]
+    assert [x["backend"] for x in d["check"]["results"]] == ["highs", "ortools"]
+    assert all(x["objective"] == pytest.approx(MIX_OPT) for x in d["check"]["results"])
+    # the pipeline's solve, then the check's two, all with the same options
+    assert [c["solver"] for c in solve_calls.calls] == ["highs", "highs", "ortools"]
+    assert all(c["mip_gap"] == 0 and c["time_limit"] == 30 for c in solve_calls.calls)
+
+    human = invoke("solve", path, "--mode", "single", "--base-url", server.base_url, "--check")
+    assert human.returncode == 0, human.stderr
+    assert "highs and ortools agree" in flat(human.stdout)
+    assert "ortools-glop: optimal, objective 1350" in human.stdout
+    assert printed_objective(human.stdout) == "1350"
+
+
+def test_check_disagreement_exits_5(server, tmp_path, solve_calls):
+    solve_calls.skew["ortools"] = 1.0
+    server.script(formulation_json(), formulation_json())
+    path = write_problem(tmp_path)
+    r = invoke("solve", path, "--mode", "single", "--base-url", server.base_url, "--check", "--json")
+    assert r.returncode == 5, (r.stdout, r.stderr)
+    d = one_json(r.stdout)
+    assert d["status"] == "optimal" and d["exit_code"] == 5
+    assert d["check"]["agree"] is False and "objective differs" in d["check"]["message"]
+
+    human = invoke("solve", path, "--mode", "single", "--base-url", server.base_url, "--check")
+    assert human.returncode == 5
+    assert "SOLVERS DISAGREE" in human.stdout and "ortools-glop: optimal, objective 1351" in human.stdout
+
+
+def test_check_infeasible_keeps_its_iis(server, tmp_path):
+    server.default = Reply(content=formulation_json(infeasible_mix()))
+    r = invoke("solve", write_problem(tmp_path), "--mode", "single", "--max-repairs", "0",
+               "--base-url", server.base_url, "--check", "--json")
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    d = one_json(r.stdout)
+    assert d["status"] == "infeasible" and d["check"]["agree"] is True and d["iis"]
+    assert [x["status"] for x in d["check"]["results"]] == ["infeasible", "infeasible"]
+
+
 # --- 6. nlopt backends -----------------------------------------------------------------------------------
 
 

@@ -27,36 +27,8 @@ from .. import __version__
 from . import render
 from . import llm_cmds as L
 from .eval_cmd import eval_app
+from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_SOLVER
 from .inputs import InputError, Record, load_records
-
-# --- exit codes ----------------------------------------------------------------------
-
-EXIT_OK = 0  # a solution was found (check: every formulation is valid)
-EXIT_INVALID = 2  # invalid input: unreadable file, bad JSON, invalid formulation, bad usage
-EXIT_INFEASIBLE = 3
-EXIT_UNBOUNDED = 4
-EXIT_SOLVER = 5  # solver failure, time limit without a solution, or --check disagreement
-EXIT_LLM = 6  # LLM backend unreachable or failing (plain-language path)
-EXIT_NO_FORMULATION = 7  # the model gave no valid formulation within the repair rounds
-
-_STATUS_EXIT = {
-    "optimal": EXIT_OK,
-    "feasible": EXIT_OK,
-    "infeasible": EXIT_INFEASIBLE,
-    "unbounded": EXIT_UNBOUNDED,
-    "time_limit": EXIT_SOLVER,
-    "error": EXIT_SOLVER,
-}
-
-EXIT_CODES_HELP = """[bold]Exit codes[/bold]
-  0  a solution was found (for check: every formulation is valid)
-  2  invalid input: unreadable file, bad JSON, invalid formulation, usage
-  3  the model is infeasible
-  4  the model is unbounded
-  5  solver failure, time limit without a solution, --check disagreement
-  6  LLM backend unreachable or failing (plain-language problems)
-  7  the model produced no valid formulation within the repair rounds
-With several formulations (.jsonl, JSON lines on stdin) all are processed and the exit code is the largest of their codes."""
 
 app = typer.Typer(
     name="nlopt",
@@ -85,6 +57,7 @@ app.add_typer(eval_app, name="eval")
 
 class SolverName(str, enum.Enum):
     highs = "highs"
+    highs_pyomo = "highs-pyomo"
     ortools = "ortools"
 
 
@@ -140,69 +113,11 @@ def _issues_json(issues) -> list[dict]:
     return [{"path": i.path, "message": i.message} for i in issues]
 
 
-def _plain(obj):
-    """A JSON-able copy of a result field (dataclasses, pydantic models, tuples)."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [_plain(v) for v in obj]
-    if hasattr(obj, "model_dump"):
-        return _plain(obj.model_dump())
-    if hasattr(obj, "__dataclass_fields__"):
-        return {k: _plain(getattr(obj, k)) for k in obj.__dataclass_fields__}
-    return str(obj)
-
-
-RESULT_FIELDS = ("status", "objective", "values", "solver", "seconds", "gap", "message", "duals", "slacks", "iis")
-
-
-def result_dict(result) -> dict:
-    """The JSON form of a SolveResult: its own `to_json()`, completed with the documented fields."""
-    d: dict = {}
-    try:
-        j = result.to_json()
-        d = json.loads(j) if isinstance(j, (str, bytes)) else dict(j)
-    except Exception:
-        d = {}
-    for key in RESULT_FIELDS:
-        if key not in d:
-            d[key] = _plain(getattr(result, key, None))
-    if d.get("values") is None:
-        d["values"] = {}
-    return d
-
-
-def exit_code_of(result) -> int:
-    code = getattr(result, "exit_code", None)
-    if isinstance(code, int):
-        return code
-    return _STATUS_EXIT.get(getattr(result, "status", "error"), EXIT_SOLVER)
-
-
-def _has_solution(result) -> bool:
-    return getattr(result, "status", "") in ("optimal", "feasible", "time_limit") and bool(getattr(result, "values", None))
-
-
-def _agreement_items(agreement) -> list[tuple[str, object]]:
-    """(backend name, SolveResult) pairs of a check_agreement answer."""
-    res = getattr(agreement, "results", None) or []
-    if isinstance(res, dict):
-        return [(str(k), r) for k, r in res.items()]
-    return [(str(getattr(r, "solver", "?")), r) for r in res]
-
-
 def _error_result(solver: str, message: str):
     """A SolveResult with status `error` (exit 5) for when the solve layer itself raised."""
     from ..solve.result import SolveResult
 
     return SolveResult("error", solver=solver, message=message)
-
-
-def _debug() -> bool:
-    """NLOPT_DEBUG=1 lets unexpected exceptions through (with their traceback) instead of reporting them."""
-    return os.environ.get("NLOPT_DEBUG", "") not in ("", "0")
 
 
 # --- solve ---------------------------------------------------------------------------
@@ -223,39 +138,24 @@ def _solve_one(rec: Record, *, solver: str, opts: dict, check: bool, json_output
     agreement = None
     try:
         if check:
-            from ..solve import check_agreement
-
-            agreement = check_agreement(f, **opts)
-            items = _agreement_items(agreement)
-            result = next((r for n, r in items if n == solver or getattr(r, "solver", "") == solver),
-                          items[0][1] if items else None)
-            if result is None:
-                result = _error_result(solver, getattr(agreement, "message", "") or "no solver results")
+            agreement, result = _check(f, solver, opts)
         else:
             from ..solve import solve as solve_formulation
 
             result = solve_formulation(f, solver=solver, **opts)
     except Exception as e:  # never a traceback: report as a solver failure
-        if _debug():
+        if render.debug():
             raise
         result = _error_result(solver, f"{type(e).__name__}: {e}")
 
-    code = exit_code_of(result)
-    if agreement is not None and not getattr(agreement, "agree", False):
+    code = result.exit_code
+    if agreement is not None and not agreement.agree:
         code = max(code, EXIT_SOLVER)
 
     if json_output:
-        d = {"name": f.name, "source": rec.source, **result_dict(result)}
+        d = {"name": f.name, "source": rec.source, **result.to_json()}
         if agreement is not None:
-            d["check"] = {
-                "agree": bool(getattr(agreement, "agree", False)),
-                "message": getattr(agreement, "message", ""),
-                "results": [
-                    {"backend": n, **{k: _plain(getattr(r, k, None))
-                                      for k in ("solver", "status", "objective", "seconds", "message")}}
-                    for n, r in _agreement_items(agreement)
-                ],
-            }
+            d["check"] = render.check_json(agreement)
         d["exit_code"] = code
         render.write_json(d)
         return code
@@ -266,40 +166,32 @@ def _solve_one(rec: Record, *, solver: str, opts: dict, check: bool, json_output
     try:
         con.print(render.summary_renderable(f, render.model_summary(f), rec.source))
     except Exception as e:  # the summary is a nicety; never fail on it
-        if _debug():
+        if render.debug():
             raise
         con.print(f"[dim](model summary unavailable: {render.escape(str(e))})[/]")
     con.print(render.status_renderable(result, agreement))
     if agreement is not None:
-        for _, r in _agreement_items(agreement):
-            con.print(f"  [dim]{render.escape(str(getattr(r, 'solver', '?')))}:[/] "
-                      f"{getattr(r, 'status', '?')}, objective {render.fmt(getattr(r, 'objective', None))}")
-    status = getattr(result, "status", "error")
-    if _has_solution(result):
+        render.print_check(con, agreement)
+    if result.has_solution:
         con.print(render.values_renderable(result.values, f))
-        if status == "optimal" and getattr(result, "duals", None):
-            lines = _binding_lines(f, result)
+        if result.status == "optimal" and result.duals:
+            lines = render.binding_lines(f, result)
             if lines is not None:
                 con.print(render.binding_renderable(lines))
-    if status == "infeasible":
-        con.print(render.iis_renderable(getattr(result, "iis", None) or []))
+    if result.status == "infeasible":
+        con.print(render.iis_renderable(result.iis or []))
     return code
 
 
-def _binding_lines(f, result) -> list[str] | None:
-    """Plain-word shadow prices for LPs; None for MIPs or when unavailable."""
-    try:
-        from ..solve import to_linear_model
-        from ..solve.explain import explain_binding
+def _check(f, solver: str, opts: dict):
+    """(Agreement, the result of `solver`) of a --check: HiGHS and OR-Tools, with the IIS of an
+    infeasible model (`check_agreement` leaves it out unless asked)."""
+    from ..solve import check_agreement
 
-        lm = to_linear_model(f)
-        if lm.is_mip:
-            return None
-        return list(explain_binding(lm, result, f))
-    except Exception:
-        if _debug():
-            raise
-        return None
+    agreement = check_agreement(f, iis=True, **opts)
+    # highs-pyomo is not one of the compared backends: show HiGHS's answer, as before
+    result = agreement.results.get(solver) or next(iter(agreement.results.values()))
+    return agreement, result
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -323,7 +215,8 @@ def solve(
         ),
     ] = None,
     solver: Annotated[
-        SolverName, typer.Option("--solver", "-s", help="Solver backend: HiGHS (via Pyomo) or OR-Tools.")
+        SolverName, typer.Option("--solver", "-s", help="Solver backend: highs (HiGHS directly via highspy), "
+                                                "highs-pyomo (HiGHS through Pyomo's interface) or ortools.")
     ] = SolverName.highs,
     time_limit: Annotated[
         Optional[float], typer.Option("--time-limit", "-t", min=0, metavar="SECONDS",
@@ -376,6 +269,7 @@ def solve(
                          max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
                          timeout=timeout)
         raise typer.Exit(L.run_solve_text(problem, o, solver=solver.value, time_limit=time_limit,
+                                          mip_gap=mip_gap, threads=threads, check=check,
                                           json_output=json_output, trace=trace,
                                           save_formulation=save_formulation, emit_pyomo=emit_pyomo))
     records = _load(formulation, json_output)
@@ -455,7 +349,7 @@ def emit(
 
         text = emit_formulation(rec.formulation, to.value)
     except Exception as e:
-        if _debug():
+        if render.debug():
             raise
         render.print_input_error(rec.source, f"export to {to.value} failed: {type(e).__name__}: {e}")
         raise typer.Exit(EXIT_SOLVER)
@@ -528,7 +422,7 @@ def import_nl4opt_cmd(
     try:
         problems = list(import_nl4opt(source, integer=integer))
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        if _debug():
+        if render.debug():
             raise
         msg = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else f"cannot import: {e}"
         render.print_input_error(str(source), msg)
@@ -602,7 +496,7 @@ def main() -> None:
         app(prog_name="nlopt")
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # e.g. `nlopt solve ... --json | head -1`
         try:

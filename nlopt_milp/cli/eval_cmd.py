@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -14,7 +13,8 @@ import typer
 from typer.core import TyperGroup
 
 from . import render
-from .llm_cmds import EXIT_BACKEND, EXIT_INVALID, LLMOptions
+from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID
+from .llm_cmds import LLMOptions
 
 
 class _RunByDefault(TyperGroup):
@@ -134,7 +134,7 @@ def run_cmd(
     except KeyboardInterrupt:
         err.print(f"\n[yellow]interrupted[/]: {counts['done']} problems written to {out}; "
                   f"continue with the same command and --resume")
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_INTERRUPTED)
     except BackendError as e:
         err.print(f"[bold red]LLM backend:[/] {render.escape(str(e))}")
         err.print(f"[dim]{counts['done']} problems written to {out}; continue later with --resume[/]")
@@ -173,10 +173,6 @@ def report_cmd(
         render.err().print(f"wrote {html}")
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.split()).lower()
-
-
 @eval_app.command("gold", epilog="Exit codes: 0 scored; 2 bad input.")
 def gold_cmd(
     formulations: Path = typer.Argument(..., help="JSONL of formulations whose `problem` field holds the text."),
@@ -192,56 +188,24 @@ def gold_cmd(
     Formulations are matched to benchmark problems on their problem text, so this measures
     the solve path alone, with no LLM.
     """
-    from ..core.validate import FormulationError, check, load
-    from ..eval.scoring import score_record, summarize
+    from ..eval.gold import gold_records, write_log
     from ..eval.report import render_terminal
-    from ..solve import solve
 
     loaded = _load_samples(None, str(file), question_field, answer_field, None, None)
-    by_text = {}
-    for s in loaded.samples:
-        by_text.setdefault(_norm(s.question), s)
     try:
         lines = formulations.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         render.print_input_error(str(formulations), f"cannot read: {e}")
         raise typer.Exit(EXIT_INVALID)
-    records, unmatched = [], 0
-    for k, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            f = load(obj.get("formulation", obj) if isinstance(obj, dict) else obj, f"{formulations}:{k}")
-        except (ValueError, FormulationError) as e:
-            render.print_input_error(f"{formulations}:{k}", str(e).splitlines()[0])
-            continue
-        sample = by_text.get(_norm(f.problem))
-        if sample is None:
-            unmatched += 1
-            continue
-        issues = check(f)
-        if issues:
-            samp = {"formulation": None, "status": None, "objective": None, "repairs": 0,
-                    "error": str(issues[0]), "error_kind": "validation_error", "templates": []}
-        else:
-            r = solve(f, solver=solver)
-            samp = {"formulation": f.model_dump(exclude={"problem"}), "status": r.status, "objective": r.objective,
-                    "repairs": 0, "error": r.message if r.status not in ("optimal", "feasible") else None,
-                    "error_kind": None if r.status not in ("error", "time_limit") else r.status,
-                    "templates": sorted({c.template for c in f.constraints})}
-        records.append(score_record({"type": "result", "id": sample.id, "benchmark": loaded.benchmark,
-                                     "question": sample.question, "answer": sample.answer, "samples": [samp],
-                                     "chosen": 0, "tokens": 0, "seconds": 0.0}))
+    run = gold_records(lines, loaded, solver=solver, source=str(formulations))
+    for where, message in run.errors:
+        render.print_input_error(where, message)
     if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"type": "header", "benchmark": loaded.benchmark, "backend": "gold",
-                                 "model": str(formulations)}) + "\n")
-            for r in records:
-                fh.write(json.dumps(r) + "\n")
-    summary = summarize(records)
-    render.err().print(f"{len(records)} formulations matched {loaded.benchmark} problems; {unmatched} unmatched")
+        write_log(out, run, loaded.benchmark, str(formulations))
+    summary = run.summary()
+    render.err().print(f"{len(run.records)} formulations matched {loaded.benchmark} problems; "
+                       f"{run.unmatched} unmatched")
     if json_output:
-        render.write_json({**summary.to_json(), "matched": len(records), "unmatched": unmatched})
+        render.write_json({**summary.to_json(), "matched": len(run.records), "unmatched": run.unmatched})
     else:
         render.out().print(render_terminal({str(formulations): summary}))

@@ -15,11 +15,8 @@ from pathlib import Path
 import typer
 
 from . import render
+from .exit_codes import EXIT_BACKEND, EXIT_INVALID, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
 
-EXIT_INVALID = 2
-EXIT_SOLVER = 5
-EXIT_BACKEND = 6
-EXIT_NO_FORMULATION = 7
 MAX_PROBLEM_CHARS = 100_000
 
 
@@ -153,7 +150,14 @@ def _formulation_renderable(f):
 
 def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: float | None, json_output: bool,
                    trace: str | None, save_formulation: str | None, emit_pyomo: str | None,
+                   mip_gap: float | None = None, threads: int | None = None, check: bool = False,
                    formulate_only: bool = False) -> int:
+    """`nlopt solve PROBLEM` (and `nlopt formulate` with `formulate_only`): the exit code.
+
+    Every solve of the pipeline uses `solver`, `time_limit`, `mip_gap` and `threads`; with
+    `check`, the chosen formulation is also solved by HiGHS and OR-Tools with the same options
+    and compared (a disagreement exits with 5, as for `--formulation`).
+    """
     try:
         text, source = read_problem_text(problem)
     except ProblemTextError as e:
@@ -165,10 +169,12 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 
     from ..formulate.llm import BackendError
 
+    solve_opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+
     def solve_fn(f):
         from ..solve import solve
 
-        return solve(f, solver=solver, time_limit=time_limit)
+        return solve(f, solver=solver, **solve_opts)
 
     try:
         backend = make_backend(o)
@@ -189,12 +195,20 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
         return EXIT_INVALID
     best = outcome.best
     result = best.result
+    agreement = None
     if best.formulation is None:
         code = EXIT_NO_FORMULATION
     elif formulate_only:
-        code = 0
+        code = EXIT_OK
     else:
         code = result.exit_code if result is not None else EXIT_SOLVER
+        if check and result is not None:
+            from ..solve import check_agreement
+
+            # The result shown stays the pipeline's (with its IIS); the check only compares.
+            agreement = check_agreement(best.formulation, **solve_opts)
+            if not agreement.agree:
+                code = max(code, EXIT_SOLVER)
 
     if json_output:
         d = {
@@ -216,6 +230,8 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
         }
         if result is not None:
             d.update({k: v for k, v in result.to_json().items() if k not in d})
+        if agreement is not None:
+            d["check"] = render.check_json(agreement)
         render.write_json(d)
         return code
 
@@ -246,12 +262,12 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
         con.print(f"[{style}]{outcome.agreement}[/] (objectives: {objs})")
     if result is None:
         return code
-    con.print(render.status_renderable(result))
-    if result.status in ("optimal", "feasible"):
+    con.print(render.status_renderable(result, agreement))
+    if agreement is not None:
+        render.print_check(con, agreement)
+    if result.has_solution:
         con.print(render.values_renderable(result.values, f))
-        from .app import _binding_lines
-
-        lines = _binding_lines(f, result) if result.status == "optimal" and result.duals else None
+        lines = render.binding_lines(f, result) if result.status == "optimal" and result.duals else None
         if lines:
             con.print(render.binding_renderable(lines))
     if result.status == "infeasible":

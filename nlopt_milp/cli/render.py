@@ -1,13 +1,15 @@
 """Rich output of the CLI: model summaries, status panels, value tables, IIS, issues.
 
 Human output goes through these helpers; `--json` output never does (it is written
-with `json.dumps`, one object per line). Nothing here imports a solver.
+with `json.dumps`, one object per line; `check_json` only picks the fields). Nothing here
+imports a solver; `binding_lines` imports the solve layer when it is called.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections import Counter
 
@@ -38,6 +40,11 @@ def out() -> Console:
 
 def err() -> Console:
     return Console(file=sys.stderr, highlight=False, soft_wrap=False)
+
+
+def debug() -> bool:
+    """NLOPT_DEBUG=1 lets unexpected exceptions through (with their traceback) instead of reporting them."""
+    return os.environ.get("NLOPT_DEBUG", "") not in ("", "0")
 
 
 def write_json(obj) -> None:
@@ -219,6 +226,38 @@ def values_renderable(values: dict, f=None) -> Table | Text:
     if len(nonzero) > MAX_VALUE_ROWS:
         t.caption = f"... and {len(nonzero) - MAX_VALUE_ROWS} more nonzero values (use --json for all)"
     return t
+
+
+def check_json(agreement) -> dict:
+    """The `check` field of `solve --check --json`: {"agree", "message", "results": [per backend]}."""
+    results = []
+    for backend, r in agreement.results.items():
+        j = r.to_json()
+        results.append({"backend": backend, **{k: j[k] for k in ("solver", "status", "objective", "seconds",
+                                                                 "message")}})
+    return {"agree": agreement.agree, "message": agreement.message, "results": results}
+
+
+def print_check(console: Console, agreement) -> None:
+    """One line per backend of a --check: `solver: status, objective X`."""
+    for r in agreement.results.values():
+        console.print(f"  [dim]{escape(r.solver)}:[/] {r.status}, objective {fmt(r.objective)}")
+
+
+def binding_lines(f, result) -> list[str] | None:
+    """Plain-word shadow prices of an LP optimum (`solve.explain_binding`); None for MIPs or when
+    they cannot be computed (the explanation is a nicety; NLOPT_DEBUG=1 shows why it failed)."""
+    try:
+        from ..solve import explain_binding, to_linear_model
+
+        lm = to_linear_model(f)
+        if lm.is_mip:
+            return None
+        return list(explain_binding(lm, result, f))
+    except Exception:
+        if debug():
+            raise
+        return None
 
 
 def binding_renderable(lines: list[str]) -> Panel:
