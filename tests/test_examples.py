@@ -322,7 +322,7 @@ def test_reference_matches_hand_derived_optimum(name):
     assert ref() == pytest.approx(hand, rel=REL)
 
 
-@pytest.mark.parametrize("solver", ["highs", "ortools"])
+@pytest.mark.parametrize("solver", ["highs", "highs-pyomo", "ortools"])
 @pytest.mark.parametrize("name", NAMES)
 def test_example_solves_to_independent_optimum(name, solver):
     from nlopt_milp.solve import solve
@@ -336,7 +336,7 @@ def test_example_solves_to_independent_optimum(name, solver):
         assert r.values[label] == pytest.approx(value, rel=REL, abs=1e-6), label
 
 
-@pytest.mark.parametrize("solver", ["highs", "ortools"])
+@pytest.mark.parametrize("solver", ["highs", "highs-pyomo", "ortools"])
 def test_production_mix_shadow_prices(solver):
     # Binding rows 2c + 4t = 100 (labor), 3c + 2t = 90 (oak) with prices a, b:
     # 2a + 3b = 30, 4a + 2b = 50 -> b = 2.5 $/board-foot, a = 11.25 $/labor hour.

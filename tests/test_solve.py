@@ -1,4 +1,4 @@
-"""Solving: Pyomo model, HiGHS and OR-Tools backends, status mapping, duals, IIS.
+"""Solving: Pyomo model, HiGHS (direct and through Pyomo) and OR-Tools backends, status mapping, duals, IIS.
 
 Every optimum is checked against a value known independently: by hand (in the
 comments), by brute force, or by a hand-written highspy model.
@@ -240,7 +240,7 @@ def test_to_pyomo_reserved_names_and_constant_objective():
 
 # --- LP ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("solver", ["highs", "ortools", "ortools-glop", "ortools-scip", "ortools-pdlp"])
+@pytest.mark.parametrize("solver", ["highs", "highs-pyomo", "ortools", "ortools-glop", "ortools-scip", "ortools-pdlp"])
 def test_lp_investment(solver):
     r = solve(load_valid(INVEST), solver=solver)
     assert r.status == "optimal" and r.exit_code == 0, r.message
@@ -248,13 +248,13 @@ def test_lp_investment(solver):
     assert close(r.values["telecom"], 70000, 1e-6) and close(r.values["healthcare"], 70000 / 3, 1e-6)
     assert r.gap is None and r.iis is None
     assert close(r.slacks["budget"], 100000 - 70000 * 4 / 3, 1e-6) and abs(r.slacks["cap"]) < 1e-6
-    if solver in ("highs", "ortools", "ortools-glop"):
+    if solver in ("highs", "highs-pyomo", "ortools", "ortools-glop"):
         assert r.solver == {"ortools": "ortools-glop"}.get(solver, solver)
         assert close(r.duals["cap"], 0.03 + 0.01 / 3) and close(r.duals["ratio3"], -0.01 / 3)
         assert abs(r.duals["budget"]) < 1e-9
 
 
-@pytest.mark.parametrize("solver", ["highs", "ortools-glop"])
+@pytest.mark.parametrize("solver", ["highs", "highs-pyomo", "ortools-glop"])
 @pytest.mark.parametrize("model", ["invest", "blend"])
 def test_duals_match_rhs_perturbation(solver, model):
     """dual = objective change when the row's rhs grows by one, for max and min, <=, >= and ==."""
@@ -426,7 +426,7 @@ def test_unbounded(solver, domain):
     assert r.iis is None
 
 
-def test_infeasible_or_unbounded_is_settled(monkeypatch):
+def test_infeasible_or_unbounded_is_settled_pyomo(monkeypatch):
     from pyomo.contrib.solver.common.results import Results, SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
 
@@ -443,15 +443,120 @@ def test_infeasible_or_unbounded_is_settled(monkeypatch):
     unbounded = to_linear_model(load_valid({"version": "1", "variables": [{"name": "x"}],
                                             "objective": {"sense": "maximize", "expr": "x"}}))
     infeasible = to_linear_model(load_valid(infeasible_model()))
-    assert run(unbounded, "highs", Options()).status == "unbounded"
-    assert run(infeasible, "highs", Options()).status == "infeasible"
+    assert run(unbounded, "highs-pyomo", Options()).status == "unbounded"
+    assert run(infeasible, "highs-pyomo", Options()).status == "infeasible"
     assert calls[1].get("presolve") == "off"  # first retried without presolve
     assert feasible_zero_objective(unbounded, None) is True and feasible_zero_objective(infeasible, None) is False
 
 
+def test_infeasible_or_unbounded_is_settled_direct(monkeypatch):
+    """The direct HiGHS route: retried without presolve, then settled by the feasibility solve."""
+    import highspy
+
+    from nlopt_milp.solve import highs_direct
+
+    presolve = []
+    real = highs_direct.highs_model
+
+    def stubborn(lm, objective=True):
+        h = real(lm, objective)
+        if objective:  # the solve itself; the feasibility oracle (objective=False) stays real
+            h.run = lambda: presolve.append(h.getOptionValue("presolve")[1])  # (status, value)
+            h.getModelStatus = lambda: highspy.HighsModelStatus.kUnboundedOrInfeasible
+        return h
+
+    monkeypatch.setattr(highs_direct, "highs_model", stubborn)
+    unbounded = to_linear_model(load_valid({"version": "1", "variables": [{"name": "x"}],
+                                            "objective": {"sense": "maximize", "expr": "x"}}))
+    infeasible = to_linear_model(load_valid(infeasible_model()))
+    r = run(unbounded, "highs", Options())
+    assert r.status == "unbounded" and r.message == "HiGHS: infeasibleOrUnbounded; settled by a feasibility solve"
+    assert presolve == ["choose", "off"]  # first retried without presolve
+    assert run(infeasible, "highs", Options()).status == "infeasible"
+
+
+# --- HiGHS directly vs through Pyomo -------------------------------------------------------
+
+def _ior_model() -> dict:
+    """Unbounded integer model: HiGHS's presolve says only "infeasible or unbounded"."""
+    return {"version": "1", "variables": [{"name": "x", "domain": "integer"}, {"name": "y", "domain": "integer"},
+                                          {"name": "idle", "lower": 2, "upper": 5}],
+            "objective": {"sense": "maximize", "expr": "x + y"},
+            "constraints": [{"name": "c", "template": "general", "slots": {"expr": "x - y <= 3"}}]}
+
+
+def _ior_infeasible_model() -> dict:
+    """Integer infeasible (x - y = 0 leaves 3b0 + 5b1 + ... = 1, which no subset sums to) with an
+    unbounded LP relaxation: HiGHS says only "infeasible or unbounded", with and without presolve,
+    so the feasibility solve settles it."""
+    return {"version": "1",
+            "variables": [{"name": "x", "domain": "integer"}, {"name": "y", "domain": "integer"},
+                          {"name": "b", "index": ["K"], "domain": "binary"}],
+            "sets": [{"name": "K", "elements": [0, 1, 2, 3, 4, 5]}],
+            "parameters": [{"name": "w", "index": ["K"], "value": [3, 5, 7, 11, 13, 17]}],
+            "objective": {"sense": "maximize", "expr": "x + y"},
+            "constraints": [
+                {"name": "sum", "template": "general", "slots": {"expr": "sum(w[k]*b[k] for k in K) == 1 + x - y"}},
+                {"name": "le", "template": "general", "slots": {"expr": "x - y <= 0"}},
+                {"name": "ge", "template": "general", "slots": {"expr": "x - y >= 0"}},
+            ]}
+
+
+IOR_INFEASIBLE = _ior_infeasible_model()
+WITH_IDLE = {**INVEST, "variables": INVEST["variables"] + [{"name": "idle", "lower": 2, "upper": 5}]}
+
+
+@pytest.mark.parametrize("model, status", [
+    (INVEST, "optimal"), (BLEND, "optimal"), (WITH_IDLE, "optimal"), (FACILITY, "optimal"), (knapsack(), "optimal"),
+    (infeasible_model(), "infeasible"), (infeasible_model("integer"), "infeasible"),
+    ({"version": "1", "variables": [{"name": "x"}, {"name": "y"}], "objective": {"sense": "maximize", "expr": "x + y"},
+      "constraints": [{"name": "c", "template": "general", "slots": {"expr": "x - y <= 3"}}]}, "unbounded"),
+    (_ior_model(), "unbounded"), (IOR_INFEASIBLE, "infeasible"),
+], ids=["lp-max", "lp-min", "lp-idle-column", "mip", "knapsack", "infeasible-lp", "infeasible-mip", "unbounded-lp",
+        "ior-unbounded", "ior-infeasible"])
+def test_highs_direct_and_pyomo_agree(model, status):
+    """Same status, objective, values, gap, duals, slacks, message and IIS either way."""
+    f = load_valid(model)
+    direct, pyomo = solve(f, solver="highs"), solve(f, solver="highs-pyomo")
+    assert (direct.solver, pyomo.solver) == ("highs", "highs-pyomo")
+    assert direct.status == pyomo.status == status, (direct.message, pyomo.message)
+    assert direct.message == pyomo.message
+    assert direct.iis == pyomo.iis
+    if model is IOR_INFEASIBLE:  # the real settle path, not a stub
+        assert "settled by a feasibility solve" in direct.message
+    if status != "optimal":
+        assert direct.objective is None and pyomo.objective is None and direct.values == pyomo.values == {}
+        return
+    assert close(direct.objective, pyomo.objective)
+    assert direct.values.keys() == pyomo.values.keys()
+    assert all(close(direct.values[k], pyomo.values[k]) for k in direct.values), (direct.values, pyomo.values)
+    assert (direct.gap is None) == (pyomo.gap is None)
+    if direct.gap is not None:
+        assert direct.gap <= 1e-4 and pyomo.gap <= 1e-4
+    assert direct.duals.keys() == pyomo.duals.keys() and direct.slacks.keys() == pyomo.slacks.keys()
+    assert all(close(direct.duals[k], pyomo.duals[k]) for k in direct.duals)
+    assert all(close(direct.slacks[k], pyomo.slacks[k]) for k in direct.slacks)
+    if model is WITH_IDLE:  # a column nothing mentions: 0 moved inside its bounds
+        assert direct.values["idle"] == pyomo.values["idle"] == 2.0
+
+
+def test_highs_direct_is_silent_and_skips_pyomo():
+    code = ("import sys\n"
+            "from nlopt_milp.core.validate import load_file\n"
+            "from nlopt_milp.solve import solve\n"
+            "r = solve(load_file('examples/production_mix.json'), threads=1)\n"
+            "assert r.status == 'optimal' and r.objective == 1350, r\n"
+            "assert not [m for m in sys.modules if m.split('.')[0] == 'pyomo']\n")
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout == "" and out.stderr == ""
+
+
 # --- limits and errors -------------------------------------------------------------------
 
-@pytest.mark.parametrize("solver", ["highs", "ortools-scip", "ortools-cpsat"])
+@pytest.mark.parametrize("solver", ["highs", "highs-pyomo", "ortools-scip", "ortools-cpsat"])
 def test_time_limit(solver):
     r = solve(load_valid(market_split()), solver=solver, time_limit=1.0)
     if r.status in ("optimal", "infeasible"):
@@ -467,10 +572,11 @@ def test_time_limit(solver):
 def test_options_threads_and_gap():
     f = load_valid(FACILITY)
     expected = facility_optimum_by_highspy()
-    for threads in (1, 2, None, 1):  # HiGHS's scheduler is restarted when the thread count changes
-        r = solve(f, threads=threads)
-        assert r.status == "optimal" and close(r.objective, expected), (threads, r.message)
-    for s in ("highs", "ortools-scip"):
+    for threads, solver in itertools.product((1, 2, None, 1), ("highs", "highs-pyomo")):
+        # HiGHS's scheduler is restarted when the thread count changes
+        r = solve(f, solver=solver, threads=threads)
+        assert r.status == "optimal" and close(r.objective, expected), (threads, solver, r.message)
+    for s in ("highs", "highs-pyomo", "ortools-scip"):
         r = solve(f, solver=s, mip_gap=0.5)
         assert r.status in ("optimal", "feasible") and r.gap <= 0.5 + 1e-9
         assert r.status == ("feasible" if r.gap > 1e-4 else "optimal")

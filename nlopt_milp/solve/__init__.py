@@ -1,4 +1,7 @@
-"""Solve a formulation: Formulation -> LinearModel -> (Pyomo ->) solver -> SolveResult.
+"""Solve a formulation: Formulation -> LinearModel -> solver -> SolveResult.
+
+HiGHS (the default) and OR-Tools take the LinearModel directly; `highs-pyomo` goes
+LinearModel -> Pyomo model -> Pyomo's HiGHS interface (the route of exported Pyomo scripts).
 
 Importing this package is cheap: Pyomo, highspy and OR-Tools are imported only
 when a solve runs (the CLI's `--help` must not pay for them).
@@ -29,9 +32,11 @@ def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: fl
           threads: int | None = None, iis: bool = True) -> SolveResult:
     """Solve a valid formulation. Never raises for solver trouble: status "error" instead.
 
-    solver: "highs" (default), "ortools" (CP-SAT for pure bounded integer models, else SCIP
-    for MILPs and GLOP for LPs), or one of "ortools-scip", "ortools-glop", "ortools-pdlp",
-    "ortools-cpsat". With `iis`, an infeasible result names the clashing constraints.
+    solver: "highs" (default: HiGHS directly via highspy), "highs-pyomo" (the Pyomo model
+    solved through Pyomo's HiGHS interface; same results, slower), "ortools" (CP-SAT for pure
+    bounded integer models, else SCIP for MILPs and GLOP for LPs), or one of "ortools-scip",
+    "ortools-glop", "ortools-pdlp", "ortools-cpsat". With `iis`, an infeasible result names
+    the clashing constraints.
     """
     start = time.perf_counter()
     try:

@@ -1,8 +1,14 @@
-"""Solver backends: HiGHS (through Pyomo) and OR-Tools (SCIP, GLOP, PDLP, CP-SAT).
+"""Solver backends: HiGHS (directly via highspy, or through Pyomo) and OR-Tools (SCIP, GLOP, PDLP, CP-SAT).
 
 Each backend takes the flat `LinearModel` and returns a raw `SolveResult` (no IIS);
 `finish` turns a solver's column values into the common result (clean values,
 objective with its constant, slacks). Solver libraries are imported inside functions.
+
+`highs` passes the LinearModel straight to highspy (`highs_direct.highs_model`);
+`highs-pyomo` builds the Pyomo model (`to_pyomo`, as the exported scripts do) and
+solves it through Pyomo's HiGHS interface. Both give the same results; the direct
+route skips the Pyomo model and interface, which cost far more than HiGHS itself on
+small models.
 
 Conventions shared by all backends:
 - duals are d(objective)/d(rhs) of the row as written (`coefs . x  sense  rhs`),
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from .linear_model import LinearModel
 from .result import SolveResult
 
-SOLVERS = ("highs", "ortools", "ortools-scip", "ortools-glop", "ortools-pdlp", "ortools-cpsat")
+SOLVERS = ("highs", "highs-pyomo", "ortools", "ortools-scip", "ortools-glop", "ortools-pdlp", "ortools-cpsat")
 PROVEN_GAP, ABS_GAP = 1e-4, 1e-6  # the solvers' default MIP gaps: within either, a result counts as optimal
 
 
@@ -35,6 +41,8 @@ def run(lm: LinearModel, solver: str, opts: Options) -> SolveResult:
     """Dispatch to a backend by name (see SOLVERS)."""
     if solver == "highs":
         return solve_highs(lm, opts)
+    if solver == "highs-pyomo":
+        return solve_highs_pyomo(lm, opts)
     if solver == "ortools" or solver.startswith("ortools-"):
         return solve_ortools(lm, opts, engine=solver.partition("-")[2] or "auto")
     raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
@@ -126,9 +134,96 @@ def _remaining(opts: Options, start: float) -> float | None:
     return max(opts.time_limit - (time.perf_counter() - start), 0.01)
 
 
-# --- HiGHS via Pyomo --------------------------------------------------------------------
+# --- HiGHS ---------------------------------------------------------------------------------
+
+# HiGHS model status -> the name of Pyomo's termination condition for it (pyomo.contrib.solver's
+# HiGHS interface), so both HiGHS routes word their messages alike ("HiGHS: convergenceCriteriaSatisfied").
+_HIGHS_TERMINATION = {
+    "kNotset": "unknown", "kLoadError": "error", "kModelError": "error", "kPresolveError": "error",
+    "kSolveError": "error", "kPostsolveError": "error", "kModelEmpty": "unknown",
+    "kOptimal": "convergenceCriteriaSatisfied", "kInfeasible": "provenInfeasible",
+    "kUnboundedOrInfeasible": "infeasibleOrUnbounded", "kUnbounded": "unbounded",
+    "kObjectiveBound": "objectiveLimit", "kObjectiveTarget": "objectiveLimit", "kTimeLimit": "maxTimeLimit",
+    "kIterationLimit": "iterationLimit", "kSolutionLimit": "iterationLimit", "kUnknown": "unknown",
+}
+
+
+def _highs_threads(opts: Options) -> None:
+    if opts.threads is not None:
+        import highspy
+
+        # HiGHS fixes its thread count when its global scheduler starts: restart it for this request
+        highspy.Highs.resetGlobalScheduler(True)
+
 
 def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
+    """HiGHS on the LinearModel directly (no Pyomo); the same results as `solve_highs_pyomo`."""
+    start = time.perf_counter()
+    try:
+        import highspy
+    except ImportError:
+        return error("highs", "HiGHS (highspy) is not available")
+    from .highs_direct import highs_model, used_columns
+
+    _highs_threads(opts)
+    h = highs_model(lm)
+    if opts.threads is not None:
+        h.setOptionValue("threads", int(opts.threads))
+    if opts.mip_gap is not None:
+        h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
+
+    def run_once():
+        limit = _remaining(opts, start)
+        if limit is not None:
+            h.setOptionValue("time_limit", float(limit))
+        h.run()
+        return h.getModelStatus()
+
+    S = highspy.HighsModelStatus
+    code = run_once()
+    if code == S.kUnboundedOrInfeasible:
+        h.setOptionValue("presolve", "off")
+        code = run_once()
+    info = h.getInfo()
+    has_feasible = info.primal_solution_status == 2  # 0: none, 1: infeasible, 2: feasible
+    has_solution = code == S.kOptimal or has_feasible
+    message = f"HiGHS: {_HIGHS_TERMINATION.get(code.name, 'unknown')}"
+
+    if code == S.kOptimal:
+        status = "optimal"
+    elif code == S.kInfeasible:
+        status = "infeasible"
+    elif code == S.kUnbounded:
+        status = "unbounded"
+    elif code == S.kUnboundedOrInfeasible:
+        feasible = feasible_zero_objective(lm, _remaining(opts, start))
+        status = {True: "unbounded", False: "infeasible", None: "error"}[feasible]
+        message += "; settled by a feasibility solve" if feasible is not None else " (undecided)"
+    elif code == S.kTimeLimit:
+        status = "feasible" if has_solution else "time_limit"
+    else:
+        status = "feasible" if has_solution else "error"
+
+    raw = duals = bound = None
+    if status in ("optimal", "feasible"):
+        sol = h.getSolution()
+        if not sol.value_valid:
+            return error("highs", message + "; no solution values", time.perf_counter() - start)
+        used = used_columns(lm)  # a column nothing mentions: 0 moved inside its bounds, as for Pyomo
+        raw = [v if u else _inside(col) for v, u, col in zip(sol.col_value, used, lm.columns)]
+        if not lm.is_mip and status == "optimal" and sol.dual_valid:
+            duals = list(sol.row_dual)  # already d(objective)/d(row bound), in the problem's own sense
+    if info.mip_node_count == -1:  # solved as an LP
+        bound = info.objective_function_value if has_feasible and code == S.kOptimal else None
+    else:
+        bound = info.mip_dual_bound
+    return finish(lm, status, raw, "highs", time.perf_counter() - start, message, bound=bound, duals=duals)
+
+
+# --- HiGHS via Pyomo --------------------------------------------------------------------
+
+def solve_highs_pyomo(lm: LinearModel, opts: Options) -> SolveResult:
+    """HiGHS through Pyomo's HiGHS interface on the Pyomo model of `to_pyomo` (the exported scripts' route)."""
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition as TC
     from pyomo.contrib.solver.solvers.highs import Highs
 
@@ -139,7 +234,7 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
     pmap = pyomo_map(model)
     solver = Highs()
     if not solver.available():
-        return error("highs", "HiGHS (highspy) is not available")
+        return error("highs-pyomo", "HiGHS (highspy) is not available")
 
     def run_once(**extra):
         return solver.solve(
@@ -148,11 +243,7 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
             solver_options={"output_flag": False, **extra},
         )
 
-    if opts.threads is not None:
-        import highspy
-
-        # HiGHS fixes its thread count when its global scheduler starts: restart it for this request
-        highspy.Highs.resetGlobalScheduler(True)
+    _highs_threads(opts)
     res = run_once()
     tc = res.termination_condition
     if tc == TC.infeasibleOrUnbounded:
@@ -186,7 +277,7 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
                 duals = [d.get(c, 0.0) for c in pmap.rows]
             except Exception:  # no valid duals
                 duals = None
-    return finish(lm, status, raw, "highs", time.perf_counter() - start, message,
+    return finish(lm, status, raw, "highs-pyomo", time.perf_counter() - start, message,
                   bound=res.objective_bound, duals=duals)
 
 

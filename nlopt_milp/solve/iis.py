@@ -7,112 +7,22 @@ remains is irreducible at the level users think in (their named constraints), an
 works for LPs and MILPs alike. Rows inside the kept groups are then filtered the
 same way (small models only) to name the instances that clash, e.g. `demand[3]`.
 
-Feasibility checks use highspy directly on the flat `LinearModel` (zero objective),
+Feasibility checks use highspy directly on the flat `LinearModel` (zero objective; the
+model is built by `highs_direct.highs_model`, as for the default `highs` backend),
 toggling rows by freeing their bounds, so no model is rebuilt between checks.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import re
-import sys
 import time
 
+from .highs_direct import highs_model, row_bounds
 from .linear_model import LinearModel
 from .result import IISMember
 
 MAX_ROWS_REFINED = 300  # row-level filter only when the kept groups have at most this many rows
-
-
-@contextlib.contextmanager
-def quiet_fds():
-    """Silence C-level stdout/stderr (HiGHS prints a banner when its first instance is made)."""
-    saved = []
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:  # pragma: no cover
-        pass
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        for fd in (1, 2):
-            saved.append((fd, os.dup(fd)))
-            os.dup2(devnull, fd)
-        os.close(devnull)
-    except OSError:  # no real file descriptors (embedded interpreters): leave output alone
-        pass
-    try:
-        yield
-    finally:
-        for fd, copy in saved:
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
-_banner_shown = False
-
-
-def new_highs():
-    """A silent `highspy.Highs` (the banner of the process's first instance goes to /dev/null)."""
-    global _banner_shown
-    import highspy
-
-    if _banner_shown:
-        h = highspy.Highs()
-    else:
-        with quiet_fds():
-            h = highspy.Highs()
-        _banner_shown = True
-    h.setOptionValue("output_flag", False)
-    return h
-
-
-def highs_model(lm: LinearModel, objective: bool = True):
-    """The flat model as a highspy instance (rows in `lm.rows` order, columns in `lm.columns` order)."""
-    import highspy
-    import numpy as np
-
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    n, m = len(lm.columns), len(lm.rows)
-    lp.num_col_, lp.num_row_ = n, m
-    cost = np.zeros(n)
-    if objective:
-        for j, c in lm.objective.items():
-            cost[j] = c
-        lp.offset_ = lm.objective_constant
-        lp.sense_ = highspy.ObjSense.kMaximize if lm.sense == "maximize" else highspy.ObjSense.kMinimize
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.array([max(c.lower, -inf) for c in lm.columns], dtype=float)
-    lp.col_upper_ = np.array([min(c.upper, inf) for c in lm.columns], dtype=float)
-    lo, hi = row_bounds(lm)
-    lp.row_lower_, lp.row_upper_ = lo, hi
-    starts, index, value = [0], [], []
-    for r in lm.rows:
-        index.extend(r.coefs.keys())
-        value.extend(r.coefs.values())
-        starts.append(len(index))
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(value, dtype=float)
-    if lm.is_mip:
-        lp.integrality_ = [highspy.HighsVarType.kContinuous if c.domain == "continuous" else highspy.HighsVarType.kInteger
-                           for c in lm.columns]
-    h = new_highs()
-    h.passModel(lp)
-    return h
-
-
-def row_bounds(lm: LinearModel):
-    import numpy as np
-
-    lo = np.array([r.rhs if r.sense in (">=", "==") else -math.inf for r in lm.rows], dtype=float)
-    hi = np.array([r.rhs if r.sense in ("<=", "==") else math.inf for r in lm.rows], dtype=float)
-    return lo, hi
 
 
 class FeasibilityOracle:

@@ -25,7 +25,7 @@ class SolveResult:
     status: str  # one of STATUSES
     objective: float | None = None  # including the objective constant
     values: dict[str, float] = field(default_factory=dict)  # column label -> value
-    solver: str = ""  # highs | ortools-scip | ortools-glop | ortools-pdlp | ortools-cpsat
+    solver: str = ""  # highs | highs-pyomo | ortools-scip | ortools-glop | ortools-pdlp | ortools-cpsat
     seconds: float = 0.0
     gap: float | None = None  # relative MIP gap; None for LPs
     message: str = ""
