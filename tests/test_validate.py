@@ -418,6 +418,72 @@ def test_every_declaration_problem_reported_at_once():
     ])
 
 
+def test_syntax_errors_reported_with_declaration_problems():
+    # a broken declaration stops the checks against the data, not the parser
+    d = base()
+    d["variables"][0]["index"] = ["Q"]
+    d["constraints"].append({"name": "square", "template": "general", "slots": {"expr": "z ** 2 <= 4"}})
+    assert check_issues(d) == [
+        ("variables[0].index", "unknown set Q"),
+        ("constraints[5].slots.expr", "operator ** is not allowed (use + - * /) at position 0"),
+    ]
+
+
+def test_every_syntax_error_reported_with_declaration_problems():
+    d = base()
+    d["sets"][0]["elements"] = ["a", "a", "b"]
+    d["objective"]["expr"] = "sum(profit[p] * x[p] for p in P) +"
+    d["constraints"][0]["slots"]["terms"] = ["sum(x[p] for p in P)", "z.real"]
+    d["constraints"][1]["where"] = "p !="
+    d["constraints"][2]["slots"]["var"] = "w['a']"  # an unknown name needs the declarations: not reported
+    d["constraints"][4]["slots"]["first"] = "x['a'] + 1"  # not a comparison: a parse error
+    issues = check_issues(d)
+    assert [p for p, _ in issues] == [
+        "sets[0].elements[1]", "objective.expr", "constraints[0].slots.terms[1]", "constraints[1].where",
+        "constraints[4].slots.first",
+    ]
+    assert_one_line(issues)
+    # the same paths and reasons as with sound declarations
+    d["sets"][0]["elements"] = ["a", "b", "c"]
+    d["constraints"][2]["slots"]["var"] = "x['a']"
+    assert check_issues(d) == issues[1:]
+
+
+def test_declaration_problems_still_hide_data_checks():
+    d = base()
+    d["parameters"][1]["value"] = [1, 2]
+    d["constraints"][1]["slots"]["var"] = "w[p]"
+    d["constraints"][2]["slots"]["ratio"] = "20"
+    assert [p for p, _ in check_issues(d)] == ["parameters[1].value"]
+
+
+def test_element_in_arithmetic_reported_like_before():
+    # `p` is bound to the element 'a': the first error in evaluation order is reported
+    cases = {
+        "p + w[p]": "unknown name w (for p='a')",
+        "x[p] + p": "element 'a' is a name, not a number, in p (for p='a')",
+        "-p + x[p]": "element 'a' is a name, not a number, in -p (for p='a')",
+        "2 * p": "element 'a' is a name, not a number, in p (for p='a')",
+        "x[p] - (p + v)": "unknown name v (for p='a')",
+    }
+    for var, message in cases.items():
+        d = base()
+        d["constraints"][1]["slots"]["var"] = var
+        assert check_issues(d) == [("constraints[1].slots.var", message)], var
+
+
+def test_template_aux_declarations_do_not_leak_between_constraints():
+    # two either_or constraints: each gets its own aux binary and derived big-M in the checks
+    d = base()
+    d["constraints"].append({"name": "eo2", "template": "either_or",
+                             "slots": {"first": "x['b'] >= 10", "second": "x['c'] >= 10"}})
+    f = load(d)
+    assert check(f) == []
+    lm = to_linear_model(f)
+    aux = sorted({c.key[0] for c in lm.columns} - {"x", "y", "z"})
+    assert aux == ["either_eo", "either_eo2"]
+
+
 def test_issues_per_constraint_are_capped():
     d = base()
     d["constraints"][1]["slots"]["var"] = "w[p]"

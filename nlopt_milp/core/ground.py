@@ -3,11 +3,15 @@
 `Data` holds the sets, parameter tables and variable declarations of a formulation;
 `Data.evaluate` turns an expression node plus index bindings into a number, a set
 element, or a `LinExpr` (a linear combination of concrete variables). Products of two
-variable terms are reported as nonlinear, naming the term.
+variable terms are reported as nonlinear, naming the term. `Data.linear` adds the terms of
+sums, `+`, `-` and `constant * term` straight into one `LinExpr` (models with thousands of
+terms per row would otherwise build and merge a `LinExpr` per term).
 """
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Iterator, Union
@@ -89,6 +93,19 @@ class Data:
         self.vars = {v.name: v for v in f.variables}
         self._tables: dict[str, dict[tuple, float]] = {}
 
+    def extended(self, parameters: list[Parameter], variables: list) -> "Data":
+        """This context plus more declarations (a template's aux variables and big-M parameters).
+
+        Sets, element lookups and the parameter tables built so far are shared, not rebuilt;
+        `formulation` stays the one this context was first built from.
+        """
+        out = copy.copy(self)
+        added = {p.name: p for p in parameters}
+        out.params = {**self.params, **added}
+        out.vars = {**self.vars, **{v.name: v for v in variables}}
+        out._tables = {k: t for k, t in self._tables.items() if k not in added}
+        return out
+
     # -- sets and tables ------------------------------------------------------------
 
     def member(self, set_name: str, value: object) -> Element | None:
@@ -112,31 +129,22 @@ class Data:
         return self._tables[name]
 
     def combos(self, bindings: list[tuple[str, str]], env: dict | None = None) -> Iterator[dict]:
-        """All index assignments of `[(index, set), ...]`, extending env."""
+        """All index assignments of `[(index, set), ...]`, extending env (a new dict each)."""
         env = dict(env or {})
-        for idx, s in bindings:
+        indices = [idx for idx, _ in bindings]
+        for elems in self._product([s for _, s in bindings]):
+            env.update(zip(indices, elems))
+            yield dict(env)
+
+    def _product(self, set_names: list[str]) -> Iterator[tuple]:
+        """Element tuples of the sets' cross product, in order (raises on an unknown set)."""
+        for s in set_names:
             if s not in self.sets:
                 raise GroundError(f"unknown set {s}")
-        yield from self._combos(bindings, 0, env)
-
-    def _combos(self, b, k, env):
-        if k == len(b):
-            yield dict(env)
-            return
-        idx, s = b[k]
-        for e in self.sets[b[k][1]]:
-            env[idx] = e
-            yield from self._combos(b, k + 1, env)
-        env.pop(idx, None)
+        return itertools.product(*(self.sets[s] for s in set_names))
 
     def var_keys(self, name: str) -> list[VarKey]:
-        v = self.vars[name]
-        if not v.index:
-            return [(name, ())]
-        out: list[VarKey] = []
-        for env in self.combos([(f"_{k}", s) for k, s in enumerate(v.index)]):
-            out.append((name, tuple(env[f"_{k}"] for k in range(len(v.index)))))
-        return out
+        return [(name, elems) for elems in self._product(self.vars[name].index)]
 
     def var_bound(self, key: VarKey, which: str) -> float:
         """Lower or upper bound of one concrete variable (binary: [0, 1])."""
@@ -176,37 +184,84 @@ class Data:
             v = self.evaluate(node.operand, env)
             return v.scaled(-1.0) if isinstance(v, LinExpr) else -self._number(v, node)
         if isinstance(node, E.BinOp):
-            return self._binop(node, env)
+            return self._combine(node, self.evaluate(node.left, env), self.evaluate(node.right, env))
         if isinstance(node, E.Sum):
             total = LinExpr()
-            bindings = [(g.index, g.set) for g in node.generators]
-            seen: set[str] = set()
-            for g in node.generators:
-                if g.index in seen or g.index in env:
-                    raise GroundError(f"index {g.index} is already bound; use another name in sum(... for {g.index} in {g.set})")
-                seen.add(g.index)
-            count = 0
-            for inner in self.combos(bindings, env):
-                count += 1
-                if count > MAX_INSTANCES:
-                    raise GroundError(f"sum over more than {MAX_INSTANCES} terms")
-                if node.condition is not None and not self.condition(node.condition, inner):
-                    continue
-                v = self.evaluate(node.body, inner)
-                if isinstance(v, LinExpr):
-                    total.add_inplace(v)
-                else:
-                    total.const += self._number(v, node.body)
+            self._add_sum(node, env, 1.0, total)
             return total if total.terms else total.const
         if isinstance(node, (E.Compare, E.BoolOp, E.Not)):
             raise GroundError(f"a condition is not allowed here: {E.to_text(node)}")
         raise GroundError(f"cannot evaluate {node!r}")
 
     def linear(self, node: E.Node, env: dict) -> LinExpr:
-        v = self.evaluate(node, env)
+        out = LinExpr()
+        self._add(node, env, 1.0, out)
+        return out
+
+    def _add(self, node: E.Node, env: dict, coef: float, acc: LinExpr) -> None:
+        """acc += coef * node: `linear` without a LinExpr per term.
+
+        Sums, `+`, `-`, negation and `number * term` add into `acc` directly; everything else
+        is evaluated and then added. Same results and errors as `evaluate`: where `evaluate`
+        would first evaluate both operands of a `+` and only then reject an operand that is a
+        set element (not a number), that `+` is evaluated as a whole.
+        """
+        if isinstance(node, E.Index):
+            kind, elems = self._resolve(node, env)
+            if kind == "variable":
+                key = (node.name, elems)
+                acc.terms[key] = acc.terms.get(key, 0.0) + coef
+            else:
+                acc.const += coef * self.table(node.name)[elems]
+            return
+        if isinstance(node, E.Sum):
+            self._add_sum(node, env, coef, acc)
+            return
+        if isinstance(node, E.BinOp) and not self._is_element(node.left, env):
+            if node.op in "+-":
+                self._add(node.left, env, coef, acc)
+                self._add(node.right, env, coef if node.op == "+" else -coef, acc)
+                return
+            if node.op == "*":
+                a = self.evaluate(node.left, env)
+                if isinstance(a, (int, float)):  # a number times anything: scale the other side
+                    self._add(node.right, env, coef * a, acc)
+                    return
+                v = self._combine(node, a, self.evaluate(node.right, env))
+            else:
+                v = self.evaluate(node, env)
+        elif isinstance(node, E.Neg) and not self._is_element(node.operand, env):
+            self._add(node.operand, env, -coef, acc)
+            return
+        else:
+            v = self.evaluate(node, env)
         if isinstance(v, LinExpr):
-            return v
-        return LinExpr({}, self._number(v, node))
+            for k, c in v.terms.items():
+                acc.terms[k] = acc.terms.get(k, 0.0) + coef * c
+            acc.const += coef * v.const
+        else:
+            acc.const += coef * self._number(v, node)
+
+    @staticmethod
+    def _is_element(node: E.Node, env: dict) -> bool:
+        """An index name bound to a named (string) element: not a number."""
+        return isinstance(node, E.Name) and isinstance(env.get(node.id), str)
+
+    def _add_sum(self, node: E.Sum, env: dict, coef: float, acc: LinExpr) -> None:
+        seen: set[str] = set()
+        for g in node.generators:
+            if g.index in seen or g.index in env:
+                raise GroundError(f"index {g.index} is already bound; use another name in sum(... for {g.index} in {g.set})")
+            seen.add(g.index)
+        indices = [g.index for g in node.generators]
+        inner = dict(env)
+        for count, elems in enumerate(self._product([g.set for g in node.generators]), 1):
+            if count > MAX_INSTANCES:
+                raise GroundError(f"sum over more than {MAX_INSTANCES} terms")
+            inner.update(zip(indices, elems))
+            if node.condition is not None and not self.condition(node.condition, inner):
+                continue
+            self._add(node.body, inner, coef, acc)
 
     def constant(self, node: E.Node, env: dict) -> float:
         v = self.evaluate(node, env)
@@ -259,6 +314,13 @@ class Data:
         raise GroundError(f"unknown name {name}")
 
     def _index(self, node: E.Index, env: dict) -> Value:
+        kind, key = self._resolve(node, env)
+        if kind == "parameter":
+            return self.table(node.name)[key]
+        return LinExpr.var((node.name, key))
+
+    def _resolve(self, node: E.Index, env: dict) -> tuple[str, tuple[Element, ...]]:
+        """("parameter" | "variable", element tuple) of `name[args]`."""
         name = node.name
         if name in self.params:
             index_sets = self.params[name].index
@@ -275,25 +337,30 @@ class Data:
                 f"{kind} {name} takes {len(index_sets)} ind{'ex' if len(index_sets) == 1 else 'ices'}"
                 f"{' (' + ', '.join(index_sets) + ')' if index_sets else ''}, got {len(node.args)}"
             )
+        members = self._members
         key = []
         for arg, s in zip(node.args, index_sets):
-            raw = self.evaluate(arg, env)
-            if isinstance(raw, LinExpr):
-                if not raw.is_constant():
-                    raise GroundError(f"an index cannot contain variables: {name}[{E.to_text(arg)}]")
-                raw = raw.const
-            elem = self.member(s, raw)
-            if elem is None:
-                shown = int(raw) if isinstance(raw, float) and raw.is_integer() else raw
-                raise GroundError(f"{name}[{E.to_text(arg)}]: {shown!r} is not an element of set {s}")
-            key.append(elem)
-        if kind == "parameter":
-            return self.table(name)[tuple(key)]
-        return LinExpr.var((name, tuple(key)))
+            elem = None
+            if isinstance(arg, E.Name) and arg.id in env:  # the common x[i, j]: a bound index
+                elem = members[s].get(env[arg.id])
+            key.append(elem if elem is not None else self._element(name, arg, s, env))
+        return kind, tuple(key)
 
-    def _binop(self, node: E.BinOp, env: dict) -> Value:
-        a = self.evaluate(node.left, env)
-        b = self.evaluate(node.right, env)
+    def _element(self, name: str, arg: E.Node, s: str, env: dict) -> Element:
+        """The element of set `s` that index expression `arg` of `name[...]` stands for."""
+        raw = self.evaluate(arg, env)
+        if isinstance(raw, LinExpr):
+            if not raw.is_constant():
+                raise GroundError(f"an index cannot contain variables: {name}[{E.to_text(arg)}]")
+            raw = raw.const
+        elem = self.member(s, raw)
+        if elem is None:
+            shown = int(raw) if isinstance(raw, float) and raw.is_integer() else raw
+            raise GroundError(f"{name}[{E.to_text(arg)}]: {shown!r} is not an element of set {s}")
+        return elem
+
+    def _combine(self, node: E.BinOp, a: Value, b: Value) -> Value:
+        """`a op b` for the evaluated operands of `node`."""
         la, lb = isinstance(a, LinExpr), isinstance(b, LinExpr)
         if node.op in "+-":
             sign = 1.0 if node.op == "+" else -1.0
@@ -342,7 +409,9 @@ def _same(a, b) -> bool:
     return float(a) == float(b)
 
 
-def _fill(table: dict, prefix: tuple, value, sets: list[list], set_names: list[str], pname: str, path: str = "") -> None:
+def _fill(table: dict, prefix: tuple, value, sets: list[list], set_names: list[str], pname: str,
+          at: tuple[int, ...] = ()) -> None:
+    path = "".join(f"[{k}]" for k in at)  # positions in the nested lists, for messages
     if not sets:
         if isinstance(value, list):
             raise GroundError(f"parameter {pname}{path}: expected a number, got a list")
@@ -356,5 +425,9 @@ def _fill(table: dict, prefix: tuple, value, sets: list[list], set_names: list[s
         raise GroundError(
             f"parameter {pname}{path}: has {len(value)} entries, set {set_names[0]} has {len(sets[0])} elements"
         )
+    if len(sets) == 1 and not any(isinstance(v, list) for v in value):  # the innermost list: numbers
+        for elem, v in zip(sets[0], value):
+            table[prefix + (elem,)] = float(v)
+        return
     for k, (elem, sub) in enumerate(zip(sets[0], value)):
-        _fill(table, prefix + (elem,), sub, sets[1:], set_names[1:], pname, f"{path}[{k}]")
+        _fill(table, prefix + (elem,), sub, sets[1:], set_names[1:], pname, at + (k,))

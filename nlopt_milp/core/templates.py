@@ -395,7 +395,8 @@ def linearize(f: Formulation) -> Formulation:
         out = emit(c, data, taken)
         params += out.parameters
         variables += out.variables
-        data = Data(f.model_copy(update={"parameters": params, "variables": variables}))
+        if out.parameters or out.variables:
+            data = data.extended(out.parameters, out.variables)
         for suffix, cmp in out.comparisons:
             # a suffixed name must not clash with another constraint's name (or be cut back to c.name)
             name = c.name if not suffix else _unique(c.name[:64 - len(suffix)] + suffix, taken)

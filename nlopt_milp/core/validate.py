@@ -219,7 +219,8 @@ def check(f: Formulation) -> list[Issue]:
         if isinstance(v.lower, (int, float)) and isinstance(v.upper, (int, float)) and v.lower > v.upper:
             add(f"variables[{k}]", f"lower bound {v.lower:g} exceeds upper bound {v.upper:g}")
     if issues:
-        return issues  # expressions cannot be checked against broken declarations
+        # expressions cannot be checked against broken declarations, but their syntax can
+        return issues + _syntax_issues(f)
 
     # objective
     try:
@@ -256,25 +257,8 @@ def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[I
     for j, b in enumerate(over):
         if b.set not in data.sets:
             out.append(Issue(f"{path}.slots.over[{j}].set", f"unknown set {b.set}"))
-    if c.where:
-        try:
-            E.parse_condition(c.where)
-        except E.ExprError as e:
-            out.append(Issue(f"{path}.where", str(e)))
-    try:
-        slots = parsed_slots(c)
-    except SlotError as e:
-        out.append(Issue(f"{path}.{e.path}", str(e.error)))
-        # report the other bad slots as well
-        for key, value in c.slots:
-            kind = CATALOG[c.template].slots.get(key)
-            if kind is None or value is None or f"slots.{key}" in e.path:
-                continue
-            for sub, text in (enumerate(value) if isinstance(value, list) else [(None, value)]):
-                try:
-                    E.parse_comparison(text) if kind == "comparison" else E.parse(text)
-                except E.ExprError as err:
-                    out.append(Issue(f"{path}.slots.{key}" + (f"[{sub}]" if sub is not None else ""), str(err)))
+    slots, syntax = _parse_constraint(c, path)
+    out.extend(syntax)
     if out:
         return out
 
@@ -302,19 +286,55 @@ def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[I
             return out
     if out:
         return out
-    # the template's own expansion: big-M derivation, generated algebra
+    # the template's own expansion: big-M derivation, generated algebra. The algebra only
+    # combines slots grounded above for every instance (constant * linear, sums of linear
+    # terms), so one instance checks how the template put it together.
     try:
         em = emit(c, data, set(model_names))
-        scratch = Data(data.formulation.model_copy(update={
-            "parameters": data.formulation.parameters + em.parameters,
-            "variables": data.formulation.variables + em.variables,
-        }))
-        for env in envs:
+        scratch = data.extended(em.parameters, em.variables)
+        for env in envs[:1]:
             for _, cmp in em.comparisons:
                 scratch.linear(E.BinOp("-", cmp.left, cmp.right), env)
     except (GroundError, E.ExprError) as e:
         out.append(Issue(f"{path}.{getattr(e, 'slot', 'slots')}", str(e)))
     return out
+
+
+def _syntax_issues(f: Formulation) -> list[Issue]:
+    """Syntax errors of the objective and of every constraint's `where` and slots (parsing only)."""
+    out: list[Issue] = []
+    try:
+        E.parse(f.objective.expr)
+    except E.ExprError as e:
+        out.append(Issue("objective.expr", str(e)))
+    for k, c in enumerate(f.constraints):
+        out.extend(_parse_constraint(c, f"constraints[{k}]")[1])
+    return out
+
+
+def _parse_constraint(c, path: str) -> tuple[dict | None, list[Issue]]:
+    """A constraint's slots parsed into nodes (None if one does not parse), and its syntax errors."""
+    out: list[Issue] = []
+    if c.where:
+        try:
+            E.parse_condition(c.where)
+        except E.ExprError as e:
+            out.append(Issue(f"{path}.where", str(e)))
+    try:
+        return parsed_slots(c), out
+    except SlotError as e:
+        out.append(Issue(f"{path}.{e.path}", str(e.error)))
+        # report the other bad slots as well
+        for key, value in c.slots:
+            kind = CATALOG[c.template].slots.get(key)
+            if kind is None or value is None or f"slots.{key}" in e.path:
+                continue
+            for sub, text in (enumerate(value) if isinstance(value, list) else [(None, value)]):
+                try:
+                    E.parse_comparison(text) if kind == "comparison" else E.parse(text)
+                except E.ExprError as err:
+                    out.append(Issue(f"{path}.slots.{key}" + (f"[{sub}]" if sub is not None else ""), str(err)))
+        return None, out
 
 
 def _check_slot(kind: str, node, env: dict, data: Data) -> str | None:
