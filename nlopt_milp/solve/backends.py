@@ -128,6 +128,20 @@ def feasible_zero_objective(lm: LinearModel, time_limit: float | None) -> bool |
     return FeasibilityOracle(lm, time_limit=time_limit).feasible(np.ones(len(lm.rows), dtype=bool))
 
 
+def _status(kind: str, has_solution: bool, message: str, lm: LinearModel, opts: Options, start: float
+            ) -> tuple[str, str]:
+    """Our status from a HiGHS verdict (optimal / infeasible / unbounded / either / time_limit / other)."""
+    if kind in ("optimal", "infeasible", "unbounded"):
+        return kind, message
+    if kind == "either":  # HiGHS could not tell infeasible from unbounded even without presolve
+        feasible = feasible_zero_objective(lm, _remaining(opts, start))
+        status = {True: "unbounded", False: "infeasible", None: "error"}[feasible]
+        return status, message + ("; settled by a feasibility solve" if feasible is not None else " (undecided)")
+    if kind == "time_limit":
+        return ("feasible" if has_solution else "time_limit"), message
+    return ("feasible" if has_solution else "error"), message
+
+
 def _remaining(opts: Options, start: float) -> float | None:
     if opts.time_limit is None:
         return None
@@ -189,20 +203,9 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
     has_solution = code == S.kOptimal or has_feasible
     message = f"HiGHS: {_HIGHS_TERMINATION.get(code.name, 'unknown')}"
 
-    if code == S.kOptimal:
-        status = "optimal"
-    elif code == S.kInfeasible:
-        status = "infeasible"
-    elif code == S.kUnbounded:
-        status = "unbounded"
-    elif code == S.kUnboundedOrInfeasible:
-        feasible = feasible_zero_objective(lm, _remaining(opts, start))
-        status = {True: "unbounded", False: "infeasible", None: "error"}[feasible]
-        message += "; settled by a feasibility solve" if feasible is not None else " (undecided)"
-    elif code == S.kTimeLimit:
-        status = "feasible" if has_solution else "time_limit"
-    else:
-        status = "feasible" if has_solution else "error"
+    kind = {S.kOptimal: "optimal", S.kInfeasible: "infeasible", S.kUnbounded: "unbounded",
+            S.kUnboundedOrInfeasible: "either", S.kTimeLimit: "time_limit"}.get(code, "other")
+    status, message = _status(kind, has_solution, message, lm, opts, start)
 
     raw = duals = bound = None
     if status in ("optimal", "feasible"):
@@ -252,20 +255,10 @@ def solve_highs_pyomo(lm: LinearModel, opts: Options) -> SolveResult:
     has_solution = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
     message = f"HiGHS: {tc.name}"
 
-    if tc == TC.convergenceCriteriaSatisfied:
-        status = "optimal"
-    elif tc in (TC.provenInfeasible, TC.locallyInfeasible):
-        status = "infeasible"
-    elif tc == TC.unbounded:
-        status = "unbounded"
-    elif tc == TC.infeasibleOrUnbounded:
-        feasible = feasible_zero_objective(lm, _remaining(opts, start))
-        status = {True: "unbounded", False: "infeasible", None: "error"}[feasible]
-        message += "; settled by a feasibility solve" if feasible is not None else " (undecided)"
-    elif tc == TC.maxTimeLimit:
-        status = "feasible" if has_solution else "time_limit"
-    else:
-        status = "feasible" if has_solution else "error"
+    kind = {TC.convergenceCriteriaSatisfied: "optimal", TC.provenInfeasible: "infeasible",
+            TC.locallyInfeasible: "infeasible", TC.unbounded: "unbounded", TC.infeasibleOrUnbounded: "either",
+            TC.maxTimeLimit: "time_limit"}.get(tc, "other")
+    status, message = _status(kind, has_solution, message, lm, opts, start)
 
     raw = duals = None
     if status in ("optimal", "feasible"):
