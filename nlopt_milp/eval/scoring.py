@@ -145,6 +145,20 @@ def _is_no_solution_answer(answer: Any) -> bool:
     return isinstance(answer, str) and answer.strip().lower() == INFEASIBLE
 
 
+def _comparable(predicted_status, predicted_objective, answer) -> bool | tuple[float, float]:
+    """The verdict when it is decided without comparing numbers, else (predicted, truth)."""
+    if answer is None:
+        return False
+    status = (predicted_status or "").lower()
+    if _is_no_solution_answer(answer):
+        return status in NO_SOLUTION_STATUSES
+    truth = _as_float(answer)
+    value = _as_float(predicted_objective)
+    if truth is None or value is None or status in NO_SOLUTION_STATUSES or status == "error":
+        return False
+    return value, truth
+
+
 def is_correct(
     predicted_status: str | None,
     predicted_objective: float | None,
@@ -159,15 +173,10 @@ def is_correct(
     Ground truth ``"infeasible"`` (no optimal solution) is matched by an infeasible, unbounded
     or infeasible-or-unbounded verdict. ``answer=None`` (unknown) never matches.
     """
-    if answer is None:
-        return False
-    status = (predicted_status or "").lower()
-    if _is_no_solution_answer(answer):
-        return status in NO_SOLUTION_STATUSES
-    truth = _as_float(answer)
-    value = _as_float(predicted_objective)
-    if truth is None or value is None or status in NO_SOLUTION_STATUSES or status == "error":
-        return False
+    pair = _comparable(predicted_status, predicted_objective, answer)
+    if isinstance(pair, bool):
+        return pair
+    value, truth = pair
     return abs(value - truth) <= max(rel_tol * abs(truth), abs_tol)
 
 
@@ -183,15 +192,10 @@ def is_correct_published(
     ``|p| <= 0.05`` when the (rounded) ground truth is 0. "No solution" matches a no-solution
     verdict, as above.
     """
-    if answer is None:
-        return False
-    status = (predicted_status or "").lower()
-    if _is_no_solution_answer(answer):
-        return status in NO_SOLUTION_STATUSES
-    truth = _as_float(answer)
-    value = _as_float(predicted_objective)
-    if truth is None or value is None or status in NO_SOLUTION_STATUSES or status == "error":
-        return False
+    pair = _comparable(predicted_status, predicted_objective, answer)
+    if isinstance(pair, bool):
+        return pair
+    value, truth = pair
     truth_r, value_r = round(truth), round(value)
     if truth_r == 0:
         return abs(value_r) <= tolerance
