@@ -55,10 +55,9 @@ def problems(n: int) -> tuple[list[Sample], dict[str, str]]:
 def responder_for(replies: dict[str, str], delay: float):
     def respond(request: dict) -> Reply:
         user = request["messages"][-1]["content"]
-        for text, reply in replies.items():
-            if f"Problem:\n{text}" in user:
-                return Reply(content=reply, delay=delay)
-        return Reply(status=500, body="unknown problem")
+        text = user.rsplit("Problem:\n", 1)[-1].strip()  # the single-call prompt ends with the problem
+        reply = replies.get(text)
+        return Reply(content=reply, delay=delay) if reply else Reply(status=500, body="unknown problem")
     return respond
 
 

@@ -375,11 +375,14 @@ def test_iis_names_original_template_constraints_and_rows():
     lm = to_linear_model(f)
     members, note = find_iis(lm, origin_names(f))
     assert note == ""
-    # two independent conflicts; the deletion filter returns one of them, irreducibly
+    # two independent conflicts; the deletion filter returns one of them, irreducibly (eo clashes
+    # with the declared bounds p, q <= 5, so those are named too; the needs/caps clash needs none)
     assert members in (
         [IISMember("needs", "Each site needs its minimum.", ["needs[b]"]),
          IISMember("caps", "Each site holds at most 5.", ["caps[b]"])],
-        [IISMember("eo", "Either p or q reaches 6.", ["eo_first", "eo_second"])],
+        [IISMember("eo", "Either p or q reaches 6.", ["eo_first", "eo_second"]),
+         IISMember("bounds of p", "upper bound 5 of variable p (variables declaration)", ["p"]),
+         IISMember("bounds of q", "upper bound 5 of variable q (variables declaration)", ["q"])],
     )
     r = solve(f)
     assert r.status == "infeasible" and r.iis == members
@@ -399,7 +402,112 @@ def test_iis_maps_linearized_names_back_despite_name_clashes():
     for s in BACKENDS:
         r = solve(f, solver=s)
         assert r.status == "infeasible"
-        assert [(m.constraint, m.source, len(m.rows)) for m in r.iis] == [("eo", "One of them exceeds 12.", 2)]
+        assert [(m.constraint, m.source, len(m.rows)) for m in r.iis] == [
+            ("eo", "One of them exceeds 12.", 2),  # against p, q <= 10: the bounds take part
+            ("bounds of p", "upper bound 10 of variable p (variables declaration)", 1),
+            ("bounds of q", "upper bound 10 of variable q (variables declaration)", 1)]
+
+
+@pytest.mark.parametrize("solver", BACKENDS)
+def test_iis_names_the_variable_bound_that_takes_part(solver):
+    f = load_valid({"version": "1", "variables": [{"name": "x", "upper": 10}],
+                    "objective": {"sense": "minimize", "expr": "x"},
+                    "constraints": [{"name": "need", "template": "general", "source": "We need at least 12.",
+                                     "slots": {"expr": "x >= 12"}}]})
+    r = solve(f, solver=solver)
+    assert r.status == "infeasible"
+    assert r.iis == [IISMember("need", "We need at least 12.", ["need"]),
+                     IISMember("bounds of x", "upper bound 10 of variable x (variables declaration)", ["x"])]
+    assert "; " not in r.message  # complete: no note
+
+
+@pytest.mark.parametrize("solver", BACKENDS)
+def test_iis_leaves_out_bounds_that_do_not_take_part(solver):
+    f = load_valid({"version": "1", "variables": [{"name": "x", "lower": 1, "upper": 100}, {"name": "z", "upper": 4}],
+                    "objective": {"sense": "minimize", "expr": "x + z"},
+                    "constraints": [
+                        {"name": "atleast", "template": "general", "source": "a", "slots": {"expr": "x + z >= 10"}},
+                        {"name": "atmost", "template": "general", "source": "b", "slots": {"expr": "x + z <= 5"}},
+                        {"name": "zcap", "template": "general", "source": "c", "slots": {"expr": "z <= 3"}},
+                    ]})
+    r = solve(f, solver=solver)
+    assert r.status == "infeasible"
+    assert r.iis == [IISMember("atleast", "a", ["atleast"]), IISMember("atmost", "b", ["atmost"])]
+
+
+@pytest.mark.parametrize("solver", BACKENDS)
+def test_iis_of_a_mip_names_the_integer_bound_not_the_binary_domain(solver):
+    f = load_valid({"version": "1",
+                    "variables": [{"name": "b", "domain": "binary"},
+                                  {"name": "n", "domain": "integer", "lower": 1, "upper": 4},
+                                  {"name": "y", "upper": 100}],
+                    "objective": {"sense": "minimize", "expr": "n + y"},
+                    "constraints": [
+                        {"name": "link", "template": "general", "source": "An open depot gets at least 5 trucks.",
+                         "slots": {"expr": "n >= 5*b"}},
+                        {"name": "must", "template": "general", "source": "The depot opens.",
+                         "slots": {"expr": "b >= 1"}},
+                        {"name": "ymin", "template": "general", "source": "y at least 2.", "slots": {"expr": "y >= 2"}},
+                    ]})
+    r = solve(f, solver=solver)
+    assert r.status == "infeasible"
+    # b's [0, 1] is its domain (never named); n's lower bound 1 plays no part
+    assert r.iis == [
+        IISMember("link", "An open depot gets at least 5 trucks.", ["link"]),
+        IISMember("must", "The depot opens.", ["must"]),
+        IISMember("bounds of n", "upper bound 4 of variable n (variables declaration)", ["n"]),
+    ]
+
+
+def test_iis_names_bounds_per_column_with_parameter_values():
+    f = load_valid({"version": "1", "sets": [{"name": "I", "elements": ["a", "b", "c"]}],
+                    "parameters": [{"name": "need", "index": ["I"], "value": [1, 7, 2]},
+                                   {"name": "cap", "index": ["I"], "value": [5, 6, 5]}],
+                    "variables": [{"name": "y", "index": ["I"], "upper": "cap"}, {"name": "s", "lower": None}],
+                    "objective": {"sense": "minimize", "expr": "sum(y[i] for i in I)"},
+                    "constraints": [
+                        {"name": "needs", "template": "lower_bound", "source": "Each site needs its minimum.",
+                         "forall": [{"index": "i", "set": "I"}], "slots": {"var": "y[i]", "limit": "need[i]"}},
+                        {"name": "neg", "template": "general", "source": "s is negative.", "slots": {"expr": "s <= -1"}},
+                    ]})
+    for s in BACKENDS:
+        r = solve(f, solver=s)
+        assert r.status == "infeasible"
+        assert r.iis == [IISMember("needs", "Each site needs its minimum.", ["needs[b]"]),
+                         IISMember("bounds of y", "upper bound 6 of variable y (parameter cap in the variables "
+                                                  "declaration)", ["y[b]"])]
+    # a default bound is said to be one; `gap` goes (sum with the lower bounds is infeasible alone)
+    f = load_valid({"version": "1", "variables": [{"name": "x", "upper": 3}, {"name": "w", "lower": 2, "upper": 5}],
+                    "objective": {"sense": "minimize", "expr": "x"},
+                    "constraints": [{"name": "gap", "template": "general", "source": "g",
+                                     "slots": {"expr": "x - w >= 1"}},
+                                    {"name": "sum", "template": "general", "source": "s",
+                                     "slots": {"expr": "x + w <= 1"}}]})
+    r = solve(f)
+    assert r.status == "infeasible"
+    assert r.iis == [
+        IISMember("sum", "s", ["sum"]),
+        IISMember("bounds of x", "lower bound 0 of variable x (the default lower bound: not set in the "
+                                 "variables declaration)", ["x"]),
+        IISMember("bounds of w", "lower bound 2 of variable w (variables declaration)", ["w"])]
+
+
+def test_iis_bound_filter_restores_the_oracle_bounds():
+    from nlopt_milp.solve.iis import FeasibilityOracle, needed_bounds
+
+    import numpy as np
+
+    f = load_valid({"version": "1", "variables": [{"name": "x", "lower": 1, "upper": 10}, {"name": "z", "upper": 2}],
+                    "objective": {"sense": "minimize", "expr": "x"},
+                    "constraints": [{"name": "need", "template": "general", "slots": {"expr": "x + z >= 13"}}]})
+    lm = to_linear_model(f)
+    oracle = FeasibilityOracle(lm)
+    active = np.ones(len(lm.rows), dtype=bool)
+    needed, note = needed_bounds(lm, oracle, oracle.feasible, active)
+    assert note == "" and needed == [(0, "upper"), (1, "upper")]
+    lp = oracle.h.getLp()
+    assert list(lp.col_lower_) == [1.0, 0.0] and list(lp.col_upper_) == [10.0, 2.0]
+    assert oracle.feasible(active) is False
 
 
 def test_trivially_violated_row():

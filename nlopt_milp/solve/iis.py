@@ -7,9 +7,15 @@ remains is irreducible at the level users think in (their named constraints), an
 works for LPs and MILPs alike. Rows inside the kept groups are then filtered the
 same way (small models only) to name the instances that clash, e.g. `demand[3]`.
 
+Variable bounds are held fixed while constraints are filtered; afterwards a second deletion
+filter, over the bounds of the variables in the kept rows (by variable, then by side, then by
+column on small models), names the bounds that take part as `bounds of x` members, so an IIS
+such as `x >= 12` against the declared `x <= 10` is not reported as one lone constraint.
+Binaries' [0, 1] bounds are their domain: never relaxed, never reported.
+
 Feasibility checks use highspy directly on the flat `LinearModel` (zero objective; the
 model is built by `highs_direct.highs_model`, as for the default `highs` backend),
-toggling rows by freeing their bounds, so no model is rebuilt between checks.
+toggling rows (and columns' bounds) by freeing their bounds, so no model is rebuilt between checks.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from .linear_model import LinearModel
 from .result import IISMember
 
 MAX_ROWS_REFINED = 300  # row-level filter only when the kept groups have at most this many rows
+MAX_BOUNDS_REFINED = 300  # column-level bound filter only when the needed variables have at most this many bounds
 
 
 class FeasibilityOracle:
@@ -34,8 +41,23 @@ class FeasibilityOracle:
         self.h = highs_model(lm, objective=False)
         self.lo, self.hi = row_bounds(lm)
         self.active = np.ones(len(lm.rows), dtype=bool)
+        self.col_lo = np.array([c.lower for c in lm.columns], dtype=float)  # as declared
+        self.col_hi = np.array([c.upper for c in lm.columns], dtype=float)
+        self.cur_lo, self.cur_hi = self.col_lo.copy(), self.col_hi.copy()  # as HiGHS has them now
         self.time_limit = time_limit
         self.np = np
+
+    def set_col_bounds(self, lo, hi) -> None:
+        """Give the columns these bounds (only the changed ones are passed to HiGHS)."""
+        np = self.np
+        lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        changed = np.nonzero((lo != self.cur_lo) | (hi != self.cur_hi))[0]
+        if len(changed):
+            self.h.changeColsBounds(len(changed), changed.astype(np.int32), lo[changed].copy(), hi[changed].copy())
+            self.cur_lo, self.cur_hi = lo.copy(), hi.copy()
+
+    def restore_col_bounds(self) -> None:
+        self.set_col_bounds(self.col_lo, self.col_hi)
 
     def feasible(self, active) -> bool | None:
         import highspy
@@ -64,12 +86,44 @@ class FeasibilityOracle:
         return False  # zero objective: never unbounded
 
 
-def origin_names(f, lf=None) -> dict[str, str]:
+class Origins(dict):
+    """Linearized constraint name -> original name, plus where each variable's bounds come from.
+
+    `bounds[variable][side]` (side: lower / upper) says in words where a bound is declared, e.g.
+    "variables declaration" or "parameter cap"; `find_iis` uses it to describe the bounds it names.
+    """
+
+    def __init__(self, *args, bounds: dict[str, dict[str, str]] | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.bounds = bounds or {}
+
+
+def bound_origins(f) -> dict[str, dict[str, str]]:
+    """Variable name -> {"lower"/"upper": where that bound comes from, in words}."""
+    out: dict[str, dict[str, str]] = {}
+    for v in getattr(f, "variables", []):
+        sides = {}
+        for side in ("lower", "upper"):
+            raw = getattr(v, side, None)
+            if raw is None:
+                continue
+            if isinstance(raw, str):
+                sides[side] = f"parameter {raw} in the variables declaration"
+            elif side in getattr(v, "model_fields_set", {side}):
+                sides[side] = "variables declaration"
+            else:
+                sides[side] = f"the default {side} bound: not set in the variables declaration"
+        out[v.name] = sides
+    return out
+
+
+def origin_names(f, lf=None) -> Origins:
     """Linearized constraint name -> original formulation constraint name.
 
     `lf` is `linearize(f)`. Each template emits a known number of comparisons, in order
     (either_or: 1 or 2 per alternative, if_then: 1 or 2, semi_continuous: 2, others 1), so
-    the two constraint lists are walked side by side; names are only a fallback.
+    the two constraint lists are walked side by side; names are only a fallback. The result
+    also carries `bounds` (see `Origins`), for the bounds an IIS names.
     """
     from ..core import expr as E
     from ..core.templates import linearize
@@ -100,10 +154,11 @@ def origin_names(f, lf=None) -> dict[str, str]:
                 out = {}
                 break
             out.update({g.name: c.name for g in group})
+    bounds = bound_origins(lf)
     if out:
-        return out
+        return Origins(out, bounds=bounds)
     names = {c.name for c in f.constraints}  # fallback: by name
-    return {g.name: origin_of(g.name, {n: n for n in names}) for g in lf.constraints}
+    return Origins({g.name: origin_of(g.name, {n: n for n in names}) for g in lf.constraints}, bounds=bounds)
 
 
 def origin_of(name: str, origins: dict[str, str]) -> str:
@@ -124,6 +179,7 @@ def find_iis(lm: LinearModel, origins: dict[str, str] | None = None, time_limit:
     Returns (None, why) when the model is not infeasible to HiGHS or nothing could be decided.
     """
     np = __import__("numpy")
+    declared = getattr(origins, "bounds", None) or {}
     origins = origins or {}
     start = time.monotonic()
     left = lambda: time_limit - (time.monotonic() - start)  # noqa: E731
@@ -146,11 +202,8 @@ def find_iis(lm: LinearModel, origins: dict[str, str] | None = None, time_limit:
 
     none = np.zeros(len(lm.rows), dtype=bool)
     if check(none) is False:  # the variable bounds alone clash
-        bad = [c for c in lm.columns if c.lower > c.upper]
-        by_var: dict[str, list[str]] = {}
-        for c in bad:
-            by_var.setdefault(c.key[0], []).append(c.label)
-        members = [IISMember(f"bounds of {v}", "", labels) for v, labels in by_var.items()]
+        bad = [(j, side) for j, c in enumerate(lm.columns) if c.lower > c.upper for side in ("lower", "upper")]
+        members = bound_members(lm, bad, declared)
         return members, "" if members else "the variable bounds and integrality alone are infeasible"
 
     # group-level deletion filter; big groups are tried first, so small ones tend to make the IIS
@@ -186,4 +239,122 @@ def find_iis(lm: LinearModel, origins: dict[str, str] | None = None, time_limit:
         IISMember(name, lm.sources.get(lm.rows[rows[0]].constraint, ""), [lm.rows[k].label for k in rows if active[k]])
         for name, rows in groups.items() if name in kept
     ]
-    return members, note
+    needed, bound_note = needed_bounds(lm, oracle, check, active)
+    note = "; ".join(n for n in (note, bound_note) if n)
+    return members + bound_members(lm, needed, declared), note
+
+
+def needed_bounds(lm: LinearModel, oracle: FeasibilityOracle, check, active) -> tuple[list[tuple[int, str]], str]:
+    """The finite bounds (column, "lower"/"upper") the rows `active` need to stay infeasible, and a note.
+
+    A deletion filter: relax a unit of bounds (to -inf / inf; integrality stays); if the model
+    stays infeasible the unit is not needed and stays relaxed, else it is restored. Units are
+    all bounds of one formulation variable, then (inside the needed variables) one side, then,
+    on small models, one column's side. Binaries' bounds are their domain and are left alone.
+    The oracle's column bounds are restored at the end.
+    """
+    np = oracle.np
+    cols = sorted({j for k in np.nonzero(active)[0] for j in lm.rows[k].coefs})
+    entries = [(j, side) for j in cols if lm.columns[j].domain != "binary"
+               for side in ("lower", "upper") if math.isfinite(getattr(lm.columns[j], side))]
+    if not entries:
+        return [], ""
+    relaxed: set[tuple[int, str]] = set()
+
+    def test(extra) -> bool | None:
+        lo, hi = oracle.col_lo.copy(), oracle.col_hi.copy()
+        for j, side in relaxed | set(extra):
+            if side == "lower":
+                lo[j] = -math.inf
+            else:
+                hi[j] = math.inf
+        oracle.set_col_bounds(lo, hi)
+        return check(active)
+
+    note = ""
+
+    def deletion_filter(units: list[list[tuple[int, str]]], parent_of: list[int] | None = None):
+        """Relax unit by unit; the needed ones are returned. The last unrelaxed unit of a parent is needed."""
+        nonlocal note
+        left_in = {}
+        if parent_of is not None:
+            for p in parent_of:
+                left_in[p] = left_in.get(p, 0) + 1
+        kept = []
+        for i, unit in enumerate(units):
+            if parent_of is not None and left_in[parent_of[i]] <= 1:
+                kept.append(unit)
+                continue
+            verdict = test(unit)
+            if verdict is False:
+                relaxed.update(unit)
+                if parent_of is not None:
+                    left_in[parent_of[i]] -= 1
+                continue
+            kept.append(unit)
+            if verdict is None:
+                note = "bounds of the IIS may not be minimal (time limit)"
+        return kept
+
+    try:
+        verdict = test(entries)
+        if verdict is False:  # infeasible with every bound relaxed: no bound is needed
+            return [], ""
+        if verdict is None:
+            return sorted(entries), "the bounds taking part were not determined (time limit)"
+        by_var: dict[str, list[tuple[int, str]]] = {}
+        for e in entries:
+            by_var.setdefault(lm.columns[e[0]].key[0], []).append(e)
+        kept = deletion_filter(sorted(by_var.values(), key=len, reverse=True))
+        if not note:  # each needed variable: its lower and its upper bounds apart
+            units, parents = [], []
+            for p, unit in enumerate(kept):
+                for side in ("lower", "upper"):
+                    part = [e for e in unit if e[1] == side]
+                    if part:
+                        units.append(part)
+                        parents.append(p)
+            kept = deletion_filter(units, parents)
+        if not note and sum(len(u) for u in kept) <= MAX_BOUNDS_REFINED:  # each column's side
+            units, parents = [], []
+            for p, unit in enumerate(kept):
+                units += [[e] for e in unit]
+                parents += [p] * len(unit)
+            deletion_filter(units, parents)
+        return sorted(e for e in entries if e not in relaxed), note
+    finally:
+        oracle.restore_col_bounds()
+
+
+def bound_members(lm: LinearModel, bounds, declared: dict[str, dict[str, str]] | None = None) -> list[IISMember]:
+    """One `bounds of <variable>` member per variable, in column order, its source saying which bounds.
+
+    `bounds` holds (column, "lower"/"upper") pairs; `declared` says where each variable's bounds
+    come from (see `bound_origins`).
+    """
+    declared = declared or {}
+    by_var: dict[str, list[tuple[int, str]]] = {}
+    for j, side in sorted(set(bounds)):
+        by_var.setdefault(lm.columns[j].key[0], []).append((j, side))
+    members = []
+    for var, pairs in by_var.items():
+        parts = []  # (text, origin)
+        for side in ("lower", "upper"):
+            values = sorted({getattr(lm.columns[j], side) for j, s in pairs if s == side})
+            if not values:
+                continue
+            shown = ", ".join(_number(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+            parts.append((f"{side} bound{'s' if len(values) > 1 else ''} {shown}", declared.get(var, {}).get(side, "")))
+        origins = {o for _, o in parts}
+        if len(origins) == 1:
+            origin = origins.pop()
+            source = " and ".join(t for t, _ in parts) + f" of variable {var}" + (f" ({origin})" if origin else "")
+        else:
+            source = "; ".join(f"{t} of variable {var}" + (f" ({o})" if o else "") for t, o in parts)
+        labels = [lm.columns[j].label for j in sorted({j for j, _ in pairs})]
+        members.append(IISMember(f"bounds of {var}", source, labels))
+    return members
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:.10g}"
