@@ -510,6 +510,33 @@ def test_iis_bound_filter_restores_the_oracle_bounds():
     assert oracle.feasible(active) is False
 
 
+def test_iis_bounds_alone_and_a_time_limit_in_the_bound_filter(monkeypatch):
+    from nlopt_milp.core.validate import load
+    from nlopt_milp.solve.iis import FeasibilityOracle
+
+    # integer bounds that round to an empty range: the bounds alone clash, said with their declaration
+    f = load({"version": "1", "variables": [{"name": "n", "domain": "integer", "lower": 0.2, "upper": 0.8}],
+              "objective": {"sense": "minimize", "expr": "n"},
+              "constraints": [{"name": "c", "template": "general", "slots": {"expr": "n >= 0"}}]})
+    assert solve(f).iis == [IISMember(
+        "bounds of n", "lower bound 1 of variable n (variables declaration: 0.2, rounded up for an integer); "
+                       "upper bound 0 of variable n (variables declaration: 0.8, rounded down for an integer)", ["n"])]
+
+    # undecided checks in the bound phase: the bounds are kept, and the note says so
+    f = load_valid({"version": "1", "variables": [{"name": "x", "upper": 10}],
+                    "objective": {"sense": "minimize", "expr": "x"},
+                    "constraints": [{"name": "need", "template": "general", "slots": {"expr": "x >= 12"}}]})
+    real, calls = FeasibilityOracle.feasible, []
+
+    def flaky(self, active):
+        calls.append(1)
+        return None if len(calls) > 3 else real(self, active)  # full, none, group filter; then undecided
+
+    monkeypatch.setattr(FeasibilityOracle, "feasible", flaky)
+    members, note = find_iis(to_linear_model(f), origin_names(f))
+    assert [m.constraint for m in members] == ["need", "bounds of x"] and "time limit" in note
+
+
 def test_trivially_violated_row():
     f = load_valid({"version": "1", "variables": [{"name": "x"}], "objective": {"sense": "minimize", "expr": "x"},
                     "constraints": [{"name": "never", "template": "general", "source": "s", "slots": {"expr": "0*x >= 1"}}]})

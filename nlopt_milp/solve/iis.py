@@ -90,7 +90,8 @@ class Origins(dict):
     """Linearized constraint name -> original name, plus where each variable's bounds come from.
 
     `bounds[variable][side]` (side: lower / upper) says in words where a bound is declared, e.g.
-    "variables declaration" or "parameter cap"; `find_iis` uses it to describe the bounds it names.
+    "variables declaration" or "parameter cap in the variables declaration"; `find_iis` uses it
+    to describe the bounds it names.
     """
 
     def __init__(self, *args, bounds: dict[str, dict[str, str]] | None = None, **kw):
@@ -111,6 +112,8 @@ def bound_origins(f) -> dict[str, dict[str, str]]:
                 sides[side] = f"parameter {raw} in the variables declaration"
             elif side in getattr(v, "model_fields_set", {side}):
                 sides[side] = "variables declaration"
+                if v.domain == "integer" and not float(raw).is_integer():
+                    sides[side] += f": {_number(raw)}, rounded {'up' if side == 'lower' else 'down'} for an integer"
             else:
                 sides[side] = f"the default {side} bound: not set in the variables declaration"
         out[v.name] = sides
@@ -175,6 +178,10 @@ def origin_of(name: str, origins: dict[str, str]) -> str:
 def find_iis(lm: LinearModel, origins: dict[str, str] | None = None, time_limit: float = 60.0
              ) -> tuple[list[IISMember] | None, str]:
     """An irreducible infeasible set of named constraints, and a note ("" when complete).
+
+    The constraint members come first; then one `bounds of <variable>` member per variable whose
+    bounds take part (see `needed_bounds`), described with `origins.bounds` when `origins` is
+    an `Origins` (as `origin_names` returns).
 
     Returns (None, why) when the model is not infeasible to HiGHS or nothing could be decided.
     """
