@@ -95,8 +95,28 @@ STAGE_MODELS: dict[str, type[BaseModel]] = {
 
 @cache
 def stage_schema(stage: str) -> dict:
-    """The JSON Schema of a stage's answer (cached: pydantic takes ~0.1 s to build one; don't mutate it)."""
-    return STAGE_MODELS[stage].model_json_schema()
+    """The JSON Schema sent with a stage's request (cached: pydantic takes ~0.1 s to build one; don't mutate it).
+
+    Titles and descriptions are left out: grammar engines ignore them and local servers do not
+    show the schema to the model (the prompts explain the format), and they are 40% of its size.
+    """
+    return _without_annotations(STAGE_MODELS[stage].model_json_schema())
+
+
+def _without_annotations(schema):
+    if isinstance(schema, list):
+        return [_without_annotations(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ("title", "description"):
+            continue
+        if key in ("properties", "$defs"):  # maps of names to schemas: names stay, even "description"
+            out[key] = {name: _without_annotations(sub) for name, sub in value.items()}
+        else:
+            out[key] = _without_annotations(value)
+    return out
 
 
 @cache
