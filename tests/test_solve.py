@@ -19,7 +19,7 @@ from nlopt_milp.core.validate import load_valid
 from nlopt_milp.solve import (
     SolveResult, check_agreement, explain_binding, solve, solve_linear, to_linear_model,
 )
-from nlopt_milp.solve.backends import Options, feasible_zero_objective, integral_rows, run
+from nlopt_milp.solve.backends import Options, cpsat_model, feasible_zero_objective, run
 from nlopt_milp.solve.iis import find_iis, origin_names
 from nlopt_milp.solve.result import IISMember
 
@@ -313,15 +313,17 @@ def test_mip_facility_matches_hand_written_highspy_model():
 def test_cpsat_for_pure_bounded_integer_models():
     f = load_valid(knapsack())
     lm = to_linear_model(f)
-    rows = integral_rows(lm)
-    assert rows is not None and rows[0][0][0] == 25 and rows[0][2] == 102  # x10; 102.5 rounded down
+    cm, _ = cpsat_model(lm)
+    rows = cm.rows
+    assert rows[0][0][0] == 5 and rows[0][2] == 20  # x2 (common denominator); 20.5 rounded down
+    assert cm.objective_scale == 10 and cm.objective[0] == 31
     expected = knapsack_brute_force()
     for s in ("ortools", "ortools-cpsat", "highs", "ortools-scip"):
         r = solve(f, solver=s)
         assert r.status == "optimal" and close(r.objective, expected), (s, r)
     assert solve(f, solver="ortools").solver == "ortools-cpsat"
     unbounded = load_valid(knapsack(integer_upper=None))
-    assert integral_rows(to_linear_model(unbounded)) is None
+    assert cpsat_model(to_linear_model(unbounded))[0] is None
     r = solve(unbounded, solver="ortools")
     assert r.solver == "ortools-scip" and close(r.objective, solve(unbounded).objective)
     assert r.objective > expected
@@ -334,8 +336,8 @@ def test_integral_rows_scaling_rounds_inequalities_inward():
                     "objective": {"sense": "maximize", "expr": "a + b"},
                     "constraints": [{"name": "r1", "template": "general", "slots": {"expr": "0.5*a + 1.25*b <= 10.3"}},
                                     {"name": "r2", "template": "general", "slots": {"expr": "a + b >= 0.5"}}]})
-    rows = integral_rows(to_linear_model(f))
-    assert rows == [({0: 50, 1: 125}, "<=", 1030), ({0: 1, 1: 1}, ">=", 1)]
+    rows = cpsat_model(to_linear_model(f))[0].rows
+    assert rows == [({0: 2, 1: 5}, "<=", 41), ({0: 1, 1: 1}, ">=", 1)]
     assert close(solve(f, solver="ortools-cpsat").objective, solve(f, solver="highs").objective)
 
 
@@ -474,7 +476,7 @@ def test_iis_names_bounds_per_column_with_parameter_values():
         r = solve(f, solver=s)
         assert r.status == "infeasible"
         assert r.iis == [IISMember("needs", "Each site needs its minimum.", ["needs[b]"]),
-                         IISMember("bounds of y", "upper bound 6 of variable y (parameter cap in the variables "
+                         IISMember("bounds of y", "upper bound 6 of y[b] (parameter cap in the variables "
                                                   "declaration)", ["y[b]"])]
     # a default bound is said to be one; `gap` goes (sum with the lower bounds is infeasible alone)
     f = load_valid({"version": "1", "variables": [{"name": "x", "upper": 3}, {"name": "w", "lower": 2, "upper": 5}],

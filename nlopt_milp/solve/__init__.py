@@ -17,6 +17,7 @@ from .backends import SOLVERS, Options, run
 from .explain import explain_binding
 from .iis import find_iis, origin_names
 from .linear_model import LinearModel, to_linear_model
+from .precheck import precheck
 from .result import IISMember, SolveResult
 
 __all__ = [
@@ -58,7 +59,7 @@ def solve_linear(lm: LinearModel, solver: str = "highs", time_limit: float | Non
     """Solve a flat linear model (see `solve`); `origins` maps linearized to original constraint names."""
     if solver not in SOLVERS:
         return SolveResult("error", solver=solver, message=f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    trivial = _trivial(lm, solver, origins or {})
+    trivial = _trivial(lm, solver, origins or {}) or precheck(lm, solver, origins)
     if trivial is not None:
         return trivial
     try:

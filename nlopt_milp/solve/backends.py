@@ -22,9 +22,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 
 from .linear_model import LinearModel
 from .result import SolveResult
+from .verify import clean_point, rejection, violations
 
 SOLVERS = ("highs", "highs-pyomo", "ortools", "ortools-scip", "ortools-glop", "ortools-pdlp", "ortools-cpsat")
 PROVEN_GAP, ABS_GAP = 1e-4, 1e-6  # the solvers' default MIP gaps: within either, a result counts as optimal
@@ -59,19 +61,6 @@ def slack(row, x) -> float:
     return a - row.rhs if row.sense == ">=" else row.rhs - a
 
 
-def clean(lm: LinearModel, raw) -> list[float]:
-    """Solver values with integers rounded and -0.0 / 1e-13 noise removed."""
-    out = []
-    for col, v in zip(lm.columns, raw):
-        v = float(v)
-        if col.domain != "continuous":
-            v = float(round(v))
-        elif abs(v) < 1e-12:
-            v = 0.0
-        out.append(v + 0.0)
-    return out
-
-
 def objective_value(lm: LinearModel, x) -> float:
     return lm.objective_constant + sum(c * x[j] for j, c in lm.objective.items())
 
@@ -89,7 +78,15 @@ def finish(lm: LinearModel, status: str, raw, solver: str, seconds: float, messa
     res = SolveResult(status=status, solver=solver, seconds=round(seconds, 6), message=message)
     if raw is None or status not in ("optimal", "feasible"):
         return res
-    x = clean(lm, raw)
+    raw = [float(v) for v in raw]
+    res.raw_values = {col.label: v + 0.0 for col, v in zip(lm.columns, raw)}
+    found = violations(lm, raw)
+    if found:  # never report a point that breaks the model (see verify.py)
+        res.status, res.message = "error", f"{message}; {rejection(solver, found)}"
+        return res
+    x, note = clean_point(lm, raw)
+    if note:
+        res.message += f"; {note}"
     res.values = {col.label: v for col, v in zip(lm.columns, x)}
     res.objective = objective_value(lm, x)
     if lm.is_mip:
@@ -276,40 +273,75 @@ def solve_highs_pyomo(lm: LinearModel, opts: Options) -> SolveResult:
 
 # --- OR-Tools --------------------------------------------------------------------------
 
-def integral_rows(lm: LinearModel):
-    """CP-SAT's view of the rows: (int coefs, sense, int rhs) per row, or None when not eligible.
+CPSAT_MAX = 2 ** 62  # CP-SAT needs every linear expression's range inside int64: keep a factor 2 of room
+CPSAT_MAX_BOUND = 2 ** 53  # column bounds must be exact floats and ints alike
 
-    Eligible: every column integer/binary with finite bounds, and every row integral after
-    scaling by a power of ten up to 1e6 (an inequality's rhs is then rounded inward).
+
+@dataclass
+class CpsatModel:
+    """The model in integers, exactly: rows (coefs, sense, rhs) and the objective times `objective_scale`."""
+
+    rows: list[tuple[dict[int, int], str, int]]
+    objective: dict[int, int]
+    objective_scale: int  # the integer objective is `objective_scale` times the model's (constant apart)
+
+
+def _decimal(a: float) -> Fraction:
+    """The number as written: the shortest decimal that reads back as this float (0.1 -> 1/10)."""
+    return Fraction(repr(a))
+
+
+def _scaled(coefs: dict[int, float]) -> tuple[dict[int, int], int]:
+    """Integer coefficients and the common denominator they were multiplied by (exact)."""
+    fr = {j: _decimal(a) for j, a in coefs.items()}
+    den = math.lcm(*(f.denominator for f in fr.values())) if fr else 1
+    return {j: int(f * den) for j, f in fr.items()}, den
+
+
+def _range(coefs: dict[int, int], lm: LinearModel) -> int:
+    """Largest |value| the expression can take over the column bounds."""
+    return sum(abs(a) * int(max(abs(lm.columns[j].lower), abs(lm.columns[j].upper))) for j, a in coefs.items())
+
+
+def cpsat_model(lm: LinearModel) -> tuple[CpsatModel | None, str]:
+    """The model in integers for CP-SAT, or (None, why not).
+
+    Eligible: every column integer/binary with finite bounds below 2**53, and every row and the
+    objective representable exactly in int64 after multiplying by the common denominator of its
+    (decimal) coefficients, with room for the largest value over the bounds. An inequality's
+    rhs is then rounded inward (exact: the left side is an integer); an equation with a
+    fractional rhs has no integer solution and is written `0 == 1`.
     """
     for c in lm.columns:
-        if c.domain == "continuous" or not (math.isfinite(c.lower) and math.isfinite(c.upper)):
-            return None
-    out = []
+        if c.domain == "continuous":
+            return None, f"variable {c.label} is continuous"
+        if not (abs(c.lower) <= CPSAT_MAX_BOUND and abs(c.upper) <= CPSAT_MAX_BOUND):
+            return None, f"variable {c.label} has a bound beyond 2**53 (or none)"
+    numbers = [a for r in lm.rows for a in (*r.coefs.values(), r.rhs)] + list(lm.objective.values())
+    if not all(math.isfinite(a) for a in numbers):
+        return None, "a coefficient or right-hand side is not finite"
+    rows = []
     for r in lm.rows:
-        for k in range(7):
-            s = 10.0 ** k
-            coefs = {j: a * s for j, a in r.coefs.items()}
-            if all(abs(v - round(v)) <= 1e-9 * max(1.0, abs(v)) for v in coefs.values()):
-                break
-        else:
-            return None
-        rhs = r.rhs * s
-        if abs(rhs - round(rhs)) <= 1e-9 * max(1.0, abs(rhs)):
-            rhs = round(rhs)
-        elif r.sense == "<=":
-            rhs = math.floor(rhs)
-        elif r.sense == ">=":
-            rhs = math.ceil(rhs)
-        else:
-            return None
-        out.append(({j: int(round(v)) for j, v in coefs.items()}, r.sense, int(rhs)))
-    return out
+        coefs, den = _scaled(r.coefs)
+        rhs = _decimal(r.rhs) * den
+        if _range(coefs, lm) + abs(rhs) >= CPSAT_MAX:
+            return None, f"row {r.label} does not fit in 64-bit integers after scaling"
+        if rhs.denominator != 1:
+            if r.sense == "==":
+                coefs, rhs = {}, Fraction(1)  # never holds: 0 == 1
+            else:
+                rhs = math.floor(rhs) if r.sense == "<=" else math.ceil(rhs)
+        rows.append((coefs, r.sense, int(rhs)))
+    objective, scale = _scaled(lm.objective)
+    if _range(objective, lm) >= CPSAT_MAX:
+        return None, "the objective does not fit in 64-bit integers after scaling"
+    return CpsatModel(rows, objective, scale), ""
 
 
 def solve_ortools(lm: LinearModel, opts: Options, engine: str = "auto") -> SolveResult:
     if engine == "auto":
-        engine = "cpsat" if lm.columns and integral_rows(lm) is not None else ("scip" if lm.is_mip else "glop")
+        # CP-SAT only for what it represents exactly; the rest goes to SCIP (MILP) or GLOP (LP)
+        engine = "cpsat" if lm.columns and cpsat_model(lm)[0] is not None else ("scip" if lm.is_mip else "glop")
     name = f"ortools-{engine}"
     if engine == "cpsat":
         return _solve_cpsat(lm, opts)
@@ -395,12 +427,12 @@ def _solve_cpsat(lm: LinearModel, opts: Options) -> SolveResult:
     from ortools.sat.python import cp_model
 
     start = time.perf_counter()
-    rows = integral_rows(lm)
-    if rows is None:
-        return error("ortools-cpsat", "CP-SAT needs bounded integer variables and integral (scalable) coefficients")
+    cm, why = cpsat_model(lm)
+    if cm is None:
+        return error("ortools-cpsat", f"CP-SAT cannot represent this model exactly ({why}); use ortools or ortools-scip")
     model = cp_model.CpModel()
     xs = [model.NewIntVar(int(c.lower), int(c.upper), c.label) for c in lm.columns]
-    for coefs, sense, rhs in rows:
+    for coefs, sense, rhs in cm.rows:
         expr = cp_model.LinearExpr.WeightedSum([xs[j] for j in coefs], list(coefs.values()))
         if sense == "<=":
             model.Add(expr <= rhs)
@@ -408,8 +440,8 @@ def _solve_cpsat(lm: LinearModel, opts: Options) -> SolveResult:
             model.Add(expr >= rhs)
         else:
             model.Add(expr == rhs)
-    if lm.objective:
-        obj = cp_model.LinearExpr.WeightedSum([xs[j] for j in lm.objective], list(lm.objective.values()))
+    if cm.objective:  # integer coefficients: CP-SAT's bound and optimum are then exact
+        obj = cp_model.LinearExpr.WeightedSum([xs[j] for j in cm.objective], list(cm.objective.values()))
         model.Maximize(obj) if lm.sense == "maximize" else model.Minimize(obj)
     solver = cp_model.CpSolver()
     p = solver.parameters
@@ -433,6 +465,6 @@ def _solve_cpsat(lm: LinearModel, opts: Options) -> SolveResult:
         status = "error"
     raw = [solver.Value(x) for x in xs] if status in ("optimal", "feasible") else None
     bound = None
-    if raw is not None and lm.objective:
-        bound = solver.BestObjectiveBound() + lm.objective_constant
+    if raw is not None and cm.objective:
+        bound = solver.BestObjectiveBound() / cm.objective_scale + lm.objective_constant
     return finish(lm, status, raw, "ortools-cpsat", seconds, message, bound=bound)

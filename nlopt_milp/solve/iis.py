@@ -30,6 +30,7 @@ from .result import IISMember
 
 MAX_ROWS_REFINED = 300  # row-level filter only when the kept groups have at most this many rows
 MAX_BOUNDS_REFINED = 300  # column-level bound filter only when the needed variables have at most this many bounds
+MAX_BOUNDS_NAMED = 10  # bounds named one by one in a `bounds of` member; the rest are counted
 
 
 class FeasibilityOracle:
@@ -334,30 +335,32 @@ def needed_bounds(lm: LinearModel, oracle: FeasibilityOracle, check, active) -> 
 
 
 def bound_members(lm: LinearModel, bounds, declared: dict[str, dict[str, str]] | None = None) -> list[IISMember]:
-    """One `bounds of <variable>` member per variable, in column order, its source saying which bounds.
+    """One `bounds of <variable>` member per variable, in column order, its source naming each bound.
 
     `bounds` holds (column, "lower"/"upper") pairs; `declared` says where each variable's bounds
-    come from (see `bound_origins`).
+    come from (see `bound_origins`). An indexed variable's bounds are named per (index, side):
+    "lower bound 0 of z[a] and upper bound 3 of z[b] (variables declaration)".
     """
     declared = declared or {}
     by_var: dict[str, list[tuple[int, str]]] = {}
-    for j, side in sorted(set(bounds)):
+    for j, side in sorted(set(bounds), key=lambda p: (p[0], p[1] != "lower")):
         by_var.setdefault(lm.columns[j].key[0], []).append((j, side))
     members = []
     for var, pairs in by_var.items():
+        indexed = any(lm.columns[j].key[1] for j, _ in pairs)
         parts = []  # (text, origin)
-        for side in ("lower", "upper"):
-            values = sorted({getattr(lm.columns[j], side) for j, s in pairs if s == side})
-            if not values:
-                continue
-            shown = ", ".join(_number(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
-            parts.append((f"{side} bound{'s' if len(values) > 1 else ''} {shown}", declared.get(var, {}).get(side, "")))
+        for j, side in pairs:
+            what = lm.columns[j].label if indexed else f"variable {var}"
+            parts.append((f"{side} bound {_number(getattr(lm.columns[j], side))} of {what}",
+                          declared.get(var, {}).get(side, "")))
+        if len(parts) > MAX_BOUNDS_NAMED:
+            parts = parts[:MAX_BOUNDS_NAMED] + [(f"{len(parts) - MAX_BOUNDS_NAMED} more", parts[-1][1])]
         origins = {o for _, o in parts}
         if len(origins) == 1:
             origin = origins.pop()
-            source = " and ".join(t for t, _ in parts) + f" of variable {var}" + (f" ({origin})" if origin else "")
+            source = " and ".join(t for t, _ in parts) + (f" ({origin})" if origin else "")
         else:
-            source = "; ".join(f"{t} of variable {var}" + (f" ({o})" if o else "") for t, o in parts)
+            source = "; ".join(t + (f" ({o})" if o else "") for t, o in parts)
         labels = [lm.columns[j].label for j in sorted({j for j, _ in pairs})]
         members.append(IISMember(f"bounds of {var}", source, labels))
     return members

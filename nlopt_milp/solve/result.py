@@ -24,7 +24,8 @@ class IISMember:
 class SolveResult:
     status: str  # one of STATUSES
     objective: float | None = None  # including the objective constant
-    values: dict[str, float] = field(default_factory=dict)  # column label -> value
+    values: dict[str, float] = field(default_factory=dict)  # column label -> value (cleaned: see solve.verify)
+    raw_values: dict[str, float] = field(default_factory=dict)  # column label -> value as the solver returned it
     solver: str = ""  # highs | highs-pyomo | ortools-scip | ortools-glop | ortools-pdlp | ortools-cpsat
     seconds: float = 0.0
     gap: float | None = None  # relative MIP gap; None for LPs

@@ -1,0 +1,130 @@
+"""Check a solver's point against the model it was given, and clean it for display.
+
+Every backend's answer goes through `finish` (backends.py), which calls `violations` on
+the raw point before anything is reported: a point that breaks a row, a bound or
+integrality of the ORIGINAL `LinearModel` (not a solver's rescaled copy) beyond the
+tolerances below is never reported as optimal or feasible.
+
+Tolerances (why two kinds):
+- solver points are feasible only within the solvers' own tolerances (HiGHS, SCIP: 1e-6
+  on scaled rows and on integrality), so a row may be off by FEAS_TOL times the size of
+  its largest term or right-hand side;
+- a row whose columns are all integers and whose values are exact integers (CP-SAT's
+  points, rounded MIP points) is evaluated exactly (fractions of the float coefficients):
+  it may be off only by EXACT_TOL plus a few units in the last place of its terms, so an
+  "optimal" x = 5 for `2000000000.5 x <= 1e10` is caught.
+
+`clean_point` is the point shown to people: integer columns rounded, continuous values
+within SNAP_TOL of an integer snapped to it, kept only when that point passes the same
+check (else the raw point is shown).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .linear_model import LinearModel
+
+FEAS_TOL = 1e-6  # relative to the row's scale: max(1, |rhs|, largest |a_j x_j|)
+INT_TOL = 1e-5  # |x - round(x)| of an integer column (solvers use 1e-6; one more digit of slack)
+BOUND_TOL = 1e-6  # relative to max(1, |bound|)
+EXACT_TOL = 1e-9  # absolute, for rows evaluated exactly
+ULPS = 8 * 2.0 ** -52  # relative to sum |a_j x_j|: float rounding of coefficients read from decimals
+SNAP_TOL = 1e-6  # relative: continuous values this close to an integer are shown as that integer
+
+
+@dataclass
+class Violation:
+    what: str  # "row" | "bound" | "integrality"
+    label: str  # row or column label
+    amount: float  # by how much (absolute)
+    tolerance: float
+
+    def __str__(self) -> str:
+        kind = {"row": "constraint row", "bound": "bound of", "integrality": "integrality of"}[self.what]
+        return f"{kind} {self.label} violated by {self.amount:.6g} (tolerance {self.tolerance:.3g})"
+
+
+def _is_int(v: float) -> bool:
+    return math.isfinite(v) and float(v).is_integer()
+
+
+def row_violation(row, x, columns) -> tuple[float, float]:
+    """(violation >= 0, tolerance) of one row at point x."""
+    terms = [a * x[j] for j, a in row.coefs.items()]
+    exact = all(columns[j].domain != "continuous" and _is_int(x[j]) for j in row.coefs)
+    if exact:
+        scale = max(math.fsum(abs(t) for t in terms), abs(row.rhs))
+        tol = EXACT_TOL + ULPS * scale
+        bad = _bad(math.fsum(terms) - row.rhs, row.sense)
+        if bad + ULPS * scale > tol:  # too close to call in floats: evaluate exactly
+            act = sum((Fraction(a) * Fraction(x[j]) for j, a in row.coefs.items()), Fraction(0))
+            bad = float(_bad(act - Fraction(row.rhs), row.sense))
+        return bad, tol
+    tol = FEAS_TOL * max(1.0, abs(row.rhs), max((abs(t) for t in terms), default=0.0))
+    return _bad(math.fsum(terms) - row.rhs, row.sense), tol
+
+
+def _bad(diff, sense: str):
+    if sense == "<=":
+        return max(diff, 0)
+    if sense == ">=":
+        return max(-diff, 0)
+    return abs(diff)
+
+
+def violations(lm: LinearModel, x, limit: int = 3) -> list[Violation]:
+    """The worst violations (at most `limit`) of point x against the model's bounds, integrality and rows."""
+    found: list[Violation] = []
+    for j, col in enumerate(lm.columns):
+        v = x[j]
+        label = col.label
+        if not math.isfinite(v):
+            found.append(Violation("bound", label, math.inf, 0.0))
+            continue
+        for b, bad in ((col.lower, col.lower - v), (col.upper, v - col.upper)):
+            tol = BOUND_TOL * max(1.0, abs(b)) if math.isfinite(b) else math.inf
+            if bad > tol:
+                found.append(Violation("bound", label, bad, tol))
+        if col.domain != "continuous" and abs(v - round(v)) > INT_TOL:
+            found.append(Violation("integrality", label, abs(v - round(v)), INT_TOL))
+    for r in lm.rows:
+        bad, tol = row_violation(r, x, lm.columns)
+        if bad > tol:
+            found.append(Violation("row", r.label, bad, tol))
+    found.sort(key=lambda v: -(v.amount / v.tolerance if v.tolerance else math.inf))
+    return found[:limit]
+
+
+def rejection(solver: str, found: list[Violation]) -> str:
+    """The message of a point that failed the check."""
+    return f"{solver} returned a point that violates the model ({'; '.join(map(str, found))}); not reported"
+
+
+def clean_point(lm: LinearModel, raw) -> tuple[list[float], str]:
+    """The point to show, and a note ("" when it is the cleaned point, else why the raw one is shown).
+
+    Cleaned: integer columns rounded, continuous values within SNAP_TOL of an integer snapped,
+    -0.0 and |v| < 1e-12 made 0. Used only if it passes `violations`; failing that, integers
+    rounded alone; failing that, the raw point (which has passed the check already).
+    """
+    raw = [float(v) for v in raw]
+
+    def snap(v: float, col, continuous_too: bool) -> float:
+        if col.domain != "continuous":
+            r = float(round(v))
+            return r if abs(v - r) <= INT_TOL else v
+        if abs(v) < 1e-12:
+            return 0.0
+        r = float(round(v))
+        if continuous_too and abs(v - r) <= SNAP_TOL * max(1.0, abs(v)):
+            return r
+        return v
+
+    for continuous_too in (True, False):
+        x = [snap(v, c, continuous_too) + 0.0 for v, c in zip(raw, lm.columns)]
+        if not violations(lm, x, limit=1):
+            return x, ""
+    return [v + 0.0 for v in raw], "values shown unrounded: the rounded point breaks a constraint"
