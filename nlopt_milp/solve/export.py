@@ -24,11 +24,13 @@ non-printable characters, so no text can end the comment or the literal.
 
 from __future__ import annotations
 
+import json
 import keyword
 import math
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 
 from ..core import expr as E
@@ -491,17 +493,68 @@ def _trivial_constraints(lf: Formulation, data: Data) -> dict[str, bool]:
 # --- LP / MPS via Pyomo -------------------------------------------------------------------
 
 
+def _plain(text: str) -> str:
+    """ASCII letters, digits and `_` only (what LP and MPS names keep), never empty."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9]+", "_", ascii_text).strip("_") or "e"
+
+
+def _plain_indices(lm):
+    """A copy of `lm` whose index tuples are single plain tokens, unique per variable / constraint,
+    and the renames {written label: original label} (only where the token differs from the elements).
+
+    LP and MPS writers turn `x["a b"]` and `x["a-b"]` (or `"é"` and `"ü"`) into the same name;
+    unique tokens such as `a_b` and `a_b_2` keep every column and row apart.
+    """
+    from dataclasses import replace
+
+    renames: dict[str, str] = {}
+
+    def tokens(items, name_of, index_of):
+        used: dict[str, set[str]] = {}
+        out = []
+        for item in items:
+            idx = index_of(item)
+            if not idx:
+                out.append(())
+                continue
+            taken = used.setdefault(name_of(item), set())
+            base = _plain("_".join(str(e) for e in idx))
+            tok, k = base, 2
+            while tok in taken:
+                tok, k = f"{base}_{k}", k + 1
+            taken.add(tok)
+            if tok != "_".join(str(e) for e in idx):
+                renames[f"{name_of(item)}({tok})"] = f"{name_of(item)}[{json.dumps(list(idx))[1:-1]}]"
+            out.append((tok,))
+        return out
+
+    col_tokens = tokens(lm.columns, lambda c: c.key[0], lambda c: c.key[1])
+    row_tokens = tokens(lm.rows, lambda r: r.constraint, lambda r: r.index)
+    columns = [replace(c, key=(c.key[0], t)) for c, t in zip(lm.columns, col_tokens)]
+    rows = [replace(r, index=t) for r, t in zip(lm.rows, row_tokens)]
+    return replace(lm, columns=columns, rows=rows, column_of={c.key: j for j, c in enumerate(columns)}), renames
+
+
 def _write(f: Formulation, suffix: str) -> str:
     from .linear_model import to_linear_model
     from .pyomo_model import to_pyomo
 
-    model = to_pyomo(to_linear_model(f))
+    lm, renames = _plain_indices(to_linear_model(f))
+    model = to_pyomo(lm)
     with tempfile.TemporaryDirectory(prefix="nlopt_export_") as tmp:
         path = os.path.join(tmp, "model" + suffix)
         # the writer is chosen by the suffix (an explicit format="lp" makes Pyomo warn)
         model.write(path, io_options={"symbolic_solver_labels": True})
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+            text = fh.read()
+    if not renames:
+        return text
+    # the name map as comments (ASCII JSON: no element text can end the comment line)
+    mark = "\\" if suffix == ".lp" else "*"
+    lines = [f"{mark} names written -> formulation names (elements as JSON)"]
+    lines += [f"{mark}   {k} = {v}" for k, v in renames.items()]
+    return "\n".join(lines) + "\n" + text
 
 
 def to_lp(f: Formulation) -> str:
