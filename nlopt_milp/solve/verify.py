@@ -51,10 +51,11 @@ def _is_int(v: float) -> bool:
     return math.isfinite(v) and float(v).is_integer()
 
 
-def row_violation(row, x, columns) -> tuple[float, float]:
-    """(violation >= 0, tolerance) of one row at point x."""
+def row_violation(row, x, integral) -> tuple[float, float]:
+    """(violation >= 0, tolerance) of one row at point x; `integral[j]`: column j is an integer column
+    at an integer value (its rows are then evaluated exactly)."""
     terms = [a * x[j] for j, a in row.coefs.items()]
-    exact = all(columns[j].domain != "continuous" and _is_int(x[j]) for j in row.coefs)
+    exact = all(integral[j] for j in row.coefs)
     if exact:
         scale = max(math.fsum(abs(t) for t in terms), abs(row.rhs))
         tol = EXACT_TOL + ULPS * scale
@@ -80,18 +81,20 @@ def violations(lm: LinearModel, x, limit: int = 3) -> list[Violation]:
     found: list[Violation] = []
     for j, col in enumerate(lm.columns):
         v = x[j]
-        label = col.label
         if not math.isfinite(v):
-            found.append(Violation("bound", label, math.inf, 0.0))
+            found.append(Violation("bound", col.label, math.inf, 0.0))
             continue
+        if col.lower <= v <= col.upper and (col.domain == "continuous" or v.is_integer()):
+            continue  # the common case, without computing tolerances
         for b, bad in ((col.lower, col.lower - v), (col.upper, v - col.upper)):
             tol = BOUND_TOL * max(1.0, abs(b)) if math.isfinite(b) else math.inf
             if bad > tol:
-                found.append(Violation("bound", label, bad, tol))
+                found.append(Violation("bound", col.label, bad, tol))
         if col.domain != "continuous" and abs(v - round(v)) > INT_TOL:
-            found.append(Violation("integrality", label, abs(v - round(v)), INT_TOL))
+            found.append(Violation("integrality", col.label, abs(v - round(v)), INT_TOL))
+    integral = [c.domain != "continuous" and _is_int(v) for c, v in zip(lm.columns, x)]
     for r in lm.rows:
-        bad, tol = row_violation(r, x, lm.columns)
+        bad, tol = row_violation(r, x, integral)
         if bad > tol:
             found.append(Violation("row", r.label, bad, tol))
     found.sort(key=lambda v: -(v.amount / v.tolerance if v.tolerance else math.inf))
@@ -125,6 +128,6 @@ def clean_point(lm: LinearModel, raw) -> tuple[list[float], str]:
 
     for continuous_too in (True, False):
         x = [snap(v, c, continuous_too) + 0.0 for v, c in zip(raw, lm.columns)]
-        if not violations(lm, x, limit=1):
+        if x == raw or not violations(lm, x, limit=1):  # (the raw point has passed the check in `finish`)
             return x, ""
     return [v + 0.0 for v in raw], "values shown unrounded: the rounded point breaks a constraint"
