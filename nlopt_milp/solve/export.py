@@ -524,7 +524,8 @@ def _plain_indices(lm):
             while tok in taken:
                 tok, k = f"{base}_{k}", k + 1
             taken.add(tok)
-            if tok != "_".join(str(e) for e in idx):
+            joined = "_".join(str(e) for e in idx)
+            if tok != joined or (len(idx) > 1 and "_" in joined.replace("_", "", len(idx) - 1)):  # ambiguous split
                 renames[f"{name_of(item)}({tok})"] = f"{name_of(item)}[{json.dumps(list(idx))[1:-1]}]"
             out.append((tok,))
         return out
