@@ -44,7 +44,9 @@ def _not_reserved(name: str) -> str:
     return name
 
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64), AfterValidator(_not_reserved)]
+# Constraint names never appear in expressions: any word will do. Every other name may.
+ConstraintName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+Name = Annotated[ConstraintName, AfterValidator(_not_reserved)]
 
 
 class _Model(BaseModel):
@@ -99,7 +101,7 @@ class UnusedNumber(_Model):
 
 
 class _ConstraintBase(_Model):
-    name: Name
+    name: ConstraintName
     source: str = Field(default="", description="The sentence of the problem text this constraint comes from.")
     forall: list[Binding] = Field(default_factory=list, description="Quantifiers: one constraint per combination.")
     where: Expr | None = Field(default=None, description="Filter over the quantified indices, e.g. \"i != j\".")

@@ -232,7 +232,7 @@ def _path(loc: list) -> str:
 
 def _collapse_union(path: str) -> str:
     # pydantic names union members in the path ("value.list[float][0]"); users need the field.
-    for marker in (".float", ".list[", ".str", ".int", ".constrained-str"):
+    for marker in (".float", ".list[", ".str", ".int", ".constrained-str", ".function-after["):
         i = path.find(marker)
         if i != -1:
             return path[:i]
