@@ -510,7 +510,7 @@ def _tex_name(name: str) -> str:
 
 
 def _tex_elem(e) -> str:
-    if isinstance(e, int) and not isinstance(e, bool):
+    if isinstance(e, (int, float)) and not isinstance(e, bool):
         return str(e)
     return r"\text{" + _tex(str(e)) + "}"
 
@@ -727,7 +727,7 @@ def _md_num(v) -> str:
 
 
 def _md_elem(e) -> str:
-    return str(e) if isinstance(e, int) else repr(str(e))
+    return str(e) if isinstance(e, (int, float)) else repr(str(e))
 
 
 def to_markdown(f: Formulation) -> str:
