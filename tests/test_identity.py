@@ -299,6 +299,13 @@ def test_reserved_word_names_rejected(word, where):
     assert issues_of(obj) == [(path, f"`{word}` is a reserved word; rename it")]
 
 
+def test_reserved_word_in_an_expression_says_so():
+    obj = {"variables": [{"name": "x"}], "objective": {"sense": "maximize", "expr": "x"},
+           "constraints": [general("c", "sum(x for lambda in S) <= 1")]}
+    assert issues_of(obj) == [("constraints[0].slots.expr", "syntax error: invalid syntax (`lambda` is a reserved word "
+                                                            "and cannot be a name) at position 10")]
+
+
 def test_reserved_word_soft_keywords_and_constraint_names_are_fine():
     # soft keywords parse as names; constraint names never appear in expressions
     obj = {"variables": [{"name": "match", "upper": 2}, {"name": "case", "upper": 3}, {"name": "type", "upper": 1}],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import keyword
 import math
 import re
 import warnings
@@ -170,7 +171,7 @@ def _parse_text(text: str) -> Node:
             tree = ast.parse(source, mode="eval")
     except SyntaxError as e:
         col = (e.offset - 1) if e.offset else None
-        raise ExprError(f"syntax error: {e.msg}", text, col) from None
+        raise ExprError(f"syntax error: {e.msg}{_keyword_hint(source)}", text, col) from None
     except (ValueError, RecursionError, MemoryError):
         raise ExprError("expression cannot be parsed", text) from None
     if not source.isascii():
@@ -179,6 +180,16 @@ def _parse_text(text: str) -> Node:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_SYNTAX_WORDS = {"and", "or", "not", "for", "in", "if"}
+
+
+def _keyword_hint(source: str) -> str:
+    """Why a name-like word broke the syntax: it is a Python keyword (e.g. a parameter `lambda`)."""
+    for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _QUOTED.sub(" ", source)):
+        if keyword.iskeyword(word) and word not in _SYNTAX_WORDS:
+            return f" (`{word}` is a reserved word and cannot be a name)"
+    return ""
 
 
 def _char_pos(source: str, col: int | None) -> int | None:

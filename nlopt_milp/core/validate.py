@@ -66,6 +66,8 @@ def load(obj, source: str = "") -> Formulation:
             raise FormulationError([Issue("", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")], source) from None
         except RecursionError:
             raise FormulationError([Issue("", "JSON nested too deeply")], source) from None
+        except ValueError as e:  # json.loads raises nothing else, but a traceback must not be the answer
+            raise FormulationError([Issue("", f"invalid JSON: {e}")], source) from None
     text_issues = _unusable_values(obj)
     if text_issues:
         raise FormulationError(text_issues, source)
