@@ -122,7 +122,7 @@ def _unusable_values(obj) -> list[Issue]:
             digits = value.digits if isinstance(value, _HugeInt) else int(value.bit_length() * 0.30103)
             issues.append(Issue(_path(loc), f"integer of about {digits} digits is too large for a number"))
 
-    stack = [(obj, [])]  # containers still to walk, in document order (popped from the end)
+    stack = [(obj, [])]  # values still to look at, in document order (popped from the end)
     while stack and len(issues) < 50:
         value, loc = stack.pop()
         if isinstance(value, dict):
@@ -132,15 +132,16 @@ def _unusable_values(obj) -> list[Issue]:
         else:
             scalar(value, loc)
             continue
-        nested = []
+        todo = []
         for k, v in items:
             if isinstance(k, str) and not k.isascii() and _SURROGATE.search(k):
                 issues.append(Issue(_path(loc), f"field name {ascii(k):.60} contains a lone surrogate: not valid Unicode"))
-            elif isinstance(v, (dict, list, tuple)):
-                nested.append((v, loc + [k]))
-            elif type(v) is not float:  # floats are always fine here; most values are floats
-                scalar(v, loc + [k])
-        stack.extend(reversed(nested))
+                continue
+            t = type(v)
+            if t is float or (t is int and v.bit_length() <= _MAX_INT_BITS) or (t is str and v.isascii()):
+                continue  # the bulk of any formulation: fine, and no path built for it
+            todo.append((v, loc + [k]))
+        stack.extend(reversed(todo))
     return issues
 
 
