@@ -137,7 +137,7 @@ def test_element_identity_only_numbers_and_texts(bad):
     assert issues_of(model(["a", bad], [])) == [("sets[0].elements[1]", "set elements must be numbers or strings")]
 
 
-def test_element_identity_numbers_order_by_value_and_allow_offsets():
+def test_element_identity_numbers_order_by_value_and_allow_offsets(tmp_path):
     # "10" > "9" as numbers (as text it would sort first); t - 1 on numeric text
     obj = model(["9", "10", "11"], [
         general("big", "sum(x[t] for t in T if t > 9) <= 4"),
@@ -145,6 +145,7 @@ def test_element_identity_numbers_order_by_value_and_allow_offsets():
     ])
     # x9 = 10, x10 <= 11 and x10 + x11 <= 4, x11 <= x10 + 1: the best is 10 + 4
     assert objectives(obj) == [pytest.approx(14), pytest.approx(14)]
+    assert script_objective(emit(load_valid(obj), "pyomo"), tmp_path) == pytest.approx(14)
 
 
 def test_element_identity_names_and_numbers_do_not_order():
