@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ast
 import functools
+import keyword
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Union
@@ -153,6 +155,11 @@ def _parse_text(text: str) -> Node:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters", text)
     if "\x00" in text:
         raise ExprError("expression contains a NUL character", text)
+    if not text.isascii():
+        bad = _SURROGATE.search(text)
+        if bad:
+            raise ExprError(f"expression contains a lone surrogate {ascii(bad.group())[1:-1]} (not valid Unicode)",
+                            text, bad.start())
     stripped = text.strip()
     if not stripped:
         raise ExprError("empty expression", text, 0)
@@ -164,10 +171,47 @@ def _parse_text(text: str) -> Node:
             tree = ast.parse(source, mode="eval")
     except SyntaxError as e:
         col = (e.offset - 1) if e.offset else None
-        raise ExprError(f"syntax error: {e.msg}", text, col) from None
+        raise ExprError(f"syntax error: {e.msg}{_keyword_hint(source)}", text, col) from None
     except (ValueError, RecursionError, MemoryError):
         raise ExprError("expression cannot be parsed", text) from None
+    if not source.isascii():
+        _check_plain_names(tree, source)
     return _Converter(source).convert(tree.body, 0)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_SYNTAX_WORDS = {"and", "or", "not", "for", "in", "if"}
+
+
+def _keyword_hint(source: str) -> str:
+    """Why a name-like word broke the syntax: it is a Python keyword (e.g. a parameter `lambda`)."""
+    for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _QUOTED.sub(" ", source)):
+        if keyword.iskeyword(word) and word not in _SYNTAX_WORDS:
+            return f" (`{word}` is a reserved word and cannot be a name)"
+    return ""
+
+
+def _char_pos(source: str, col: int | None) -> int | None:
+    """ast column offsets count UTF-8 bytes; messages count characters."""
+    if col is None or source.isascii():
+        return col
+    return len(source.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+
+
+def _check_plain_names(tree: ast.AST, source: str) -> None:
+    """Names are ASCII, as declared names are. Python would read `ｘ` as `x` (it NFKC-normalises
+    identifiers); we refuse it instead of silently meaning another name."""
+    raw = source.encode("utf-8")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            written = raw[node.col_offset:node.end_col_offset].decode("utf-8", errors="replace")
+            if written != node.id or not node.id.isascii():
+                raise ExprError(
+                    f"name {written!r} is not plain ASCII: it reads as {node.id!r} after Unicode normalisation "
+                    f"(NFKC); write {node.id}" if node.id.isascii() else
+                    f"name {written!r} is not plain ASCII; names use ASCII letters, digits and _",
+                    source, _char_pos(source, node.col_offset))
 
 
 class _Converter:
@@ -175,7 +219,7 @@ class _Converter:
         self.text = text
 
     def fail(self, node: ast.AST, message: str) -> ExprError:
-        return ExprError(message, self.text, getattr(node, "col_offset", None))
+        return ExprError(message, self.text, _char_pos(self.text, getattr(node, "col_offset", None)))
 
     def convert(self, node: ast.AST, depth: int) -> Node:
         if depth > MAX_DEPTH:

@@ -8,13 +8,16 @@ recursion and stays within what grammar-constrained decoders accept.
 
 from __future__ import annotations
 
+import keyword
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 FORMAT_VERSION = "1"
 
-Element = Union[int, str]
+# A set element: a number or a text; when two are the same is decided by `elements` (one rule).
+# Strict: JSON true/false are not the elements 1/0.
+Element = Union[StrictInt, StrictFloat, StrictStr]
 Sense = Literal["<=", ">=", "=="]
 Number = float
 
@@ -31,7 +34,19 @@ ParamValue = Union[
 # No maxLength in the schema: grammar engines (llama.cpp) unroll it into thousands of rules.
 # The expression parser enforces its own limit (expr.MAX_LENGTH) and reports it with a path.
 Expr = Annotated[str, Field(min_length=1)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+# Words the expression parser cannot read as names (Python keywords) or gives a meaning (sum).
+RESERVED_NAMES = frozenset(keyword.kwlist) | {"sum"}
+
+
+def _not_reserved(name: str) -> str:
+    if name in RESERVED_NAMES:
+        raise ValueError(f"`{name}` is a reserved word; rename it")
+    return name
+
+
+# Constraint names never appear in expressions: any word will do. Every other name may.
+ConstraintName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+Name = Annotated[ConstraintName, AfterValidator(_not_reserved)]
 
 
 class _Model(BaseModel):
@@ -86,7 +101,7 @@ class UnusedNumber(_Model):
 
 
 class _ConstraintBase(_Model):
-    name: Name
+    name: ConstraintName
     source: str = Field(default="", description="The sentence of the problem text this constraint comes from.")
     forall: list[Binding] = Field(default_factory=list, description="Quantifiers: one constraint per combination.")
     where: Expr | None = Field(default=None, description="Filter over the quantified indices, e.g. \"i != j\".")

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
+from . import elements
 from . import expr as E
 from .formulation import Element, Formulation, Parameter
 
@@ -81,13 +82,14 @@ class Data:
     def __init__(self, f: Formulation):
         self.formulation = f
         self.sets: dict[str, list[Element]] = {s.name: list(s.elements) for s in f.sets}
-        # element lookup that forgives "1" vs 1 (JSON keys, LLM habits)
+        # element lookup by identity (elements.key), plus each element itself for the common
+        # lookup of an element of the same set (a valid set has no two elements of one key)
         self._members: dict[str, dict[object, Element]] = {}
         for name, elems in self.sets.items():
             m: dict[object, Element] = {}
             for e in elems:
+                m.setdefault(elements.key(e), e)
                 m.setdefault(e, e)
-                m.setdefault(str(e), e)
             self._members[name] = m
         self.params: dict[str, Parameter] = {p.name: p for p in f.parameters}
         self.vars = {v.name: v for v in f.variables}
@@ -110,11 +112,8 @@ class Data:
 
     def member(self, set_name: str, value: object) -> Element | None:
         m = self._members[set_name]
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if value in m:
-            return m[value]
-        return m.get(str(value))
+        elem = m.get(value)
+        return elem if elem is not None else m.get(elements.key(value))
 
     def table(self, name: str) -> dict[tuple, float]:
         """A parameter's values keyed by element tuples; raises GroundError on shape mismatch."""
@@ -244,8 +243,8 @@ class Data:
 
     @staticmethod
     def _is_element(node: E.Node, env: dict) -> bool:
-        """An index name bound to a named (string) element: not a number."""
-        return isinstance(node, E.Name) and isinstance(env.get(node.id), str)
+        """An index name bound to an element that is a name, not a number."""
+        return isinstance(node, E.Name) and isinstance(env.get(node.id), str) and elements.number(env[node.id]) is None
 
     def _add_sum(self, node: E.Sum, env: dict, coef: float, acc: LinExpr) -> None:
         seen: set[str] = set()
@@ -286,12 +285,12 @@ class Data:
                 a = a.const if isinstance(a, LinExpr) else a
                 b = b.const if isinstance(b, LinExpr) else b
             if node.op in ("==", "!="):
-                eq = _same(a, b)
+                eq = elements.same(a, b)
                 return eq if node.op == "==" else not eq
-            if isinstance(a, str) or isinstance(b, str):
-                if not (isinstance(a, str) and isinstance(b, str)):
-                    raise GroundError(f"cannot order a name and a number: {E.to_text(node)}")
-            return {"<=": a <= b, ">=": a >= b, "<": a < b, ">": a > b}[node.op]  # type: ignore[operator]
+            try:
+                return elements.order(node.op, a, b)
+            except elements.ElementOrderError as e:
+                raise GroundError(f"{e}: {E.to_text(node)}") from None
         raise GroundError(f"expected a condition, found {E.to_text(node)}")
 
     # -- helpers ---------------------------------------------------------------------
@@ -337,12 +336,11 @@ class Data:
                 f"{kind} {name} takes {len(index_sets)} ind{'ex' if len(index_sets) == 1 else 'ices'}"
                 f"{' (' + ', '.join(index_sets) + ')' if index_sets else ''}, got {len(node.args)}"
             )
-        members = self._members
         key = []
         for arg, s in zip(node.args, index_sets):
             elem = None
             if isinstance(arg, E.Name) and arg.id in env:  # the common x[i, j]: a bound index
-                elem = members[s].get(env[arg.id])
+                elem = self.member(s, env[arg.id])
             key.append(elem if elem is not None else self._element(name, arg, s, env))
         return kind, tuple(key)
 
@@ -399,14 +397,11 @@ class Data:
                 return v.const
             raise GroundError(f"{E.to_text(node)} must be a constant")
         if isinstance(v, str):
-            raise GroundError(f"element {v!r} is a name, not a number, in {E.to_text(node)}")
+            n = elements.number(v)
+            if n is None:
+                raise GroundError(f"element {v!r} is a name, not a number, in {E.to_text(node)}")
+            return n
         return float(v)
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, str) or isinstance(b, str):
-        return str(a) == str(b) if not (isinstance(a, float) or isinstance(b, float)) else str(a) == str(b)
-    return float(a) == float(b)
 
 
 def _fill(table: dict, prefix: tuple, value, sets: list[list], set_names: list[str], pname: str,

@@ -11,11 +11,15 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
+import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from . import elements
 from . import expr as E
 from .formulation import Formulation
 from .ground import Data, GroundError
@@ -57,11 +61,16 @@ def load(obj, source: str = "") -> Formulation:
             raise FormulationError([Issue("", f"not UTF-8 text (byte {e.start})")], source) from None
     if isinstance(obj, str):
         try:
-            obj = json.loads(obj)
+            obj = _json_loads(obj)
         except json.JSONDecodeError as e:
             raise FormulationError([Issue("", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")], source) from None
         except RecursionError:
             raise FormulationError([Issue("", "JSON nested too deeply")], source) from None
+        except ValueError as e:  # json.loads raises nothing else, but a traceback must not be the answer
+            raise FormulationError([Issue("", f"invalid JSON: {e}")], source) from None
+    text_issues = _unusable_values(obj)
+    if text_issues:
+        raise FormulationError(text_issues, source)
     if not isinstance(obj, dict):
         raise FormulationError([Issue("", f"expected a JSON object, got {type(obj).__name__}")], source)
     version = obj.get("version", "1")
@@ -75,6 +84,65 @@ def load(obj, source: str = "") -> Formulation:
         raise FormulationError(_pydantic_issues(e, obj), source) from None
     except RecursionError:
         raise FormulationError([Issue("", "JSON nested too deeply")], source) from None
+
+
+class _HugeInt:
+    """A JSON integer beyond Python's int-str limit, kept as its digit count for the message."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+def _json_loads(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # an integer of more digits than int() converts (sys.get_int_max_str_digits)
+        limit = sys.get_int_max_str_digits() or 10**9
+        return json.loads(text, parse_int=lambda t: _HugeInt(len(t.lstrip("-"))) if len(t) > limit else int(t))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_INT_BITS = 14_000  # about 4,200 digits: beyond any float, and printable (int-str limit 4,300)
+
+
+def _unusable_values(obj) -> list[Issue]:
+    """Values no stage can handle, by path: lone surrogates in any text (not Unicode; they cannot be
+    printed or written) and integers too long to convert. Checked once, before anything reads them."""
+    issues: list[Issue] = []
+
+    def scalar(value, loc) -> None:
+        if isinstance(value, str):
+            bad = None if value.isascii() else _SURROGATE.search(value)
+            if bad:
+                issues.append(Issue(_path(loc), f"text contains a lone surrogate {ascii(bad.group())[1:-1]} at "
+                                                f"character {bad.start()}: not valid Unicode"))
+        elif isinstance(value, _HugeInt) or (type(value) is int and value.bit_length() > _MAX_INT_BITS):
+            digits = value.digits if isinstance(value, _HugeInt) else int(value.bit_length() * 0.30103)
+            issues.append(Issue(_path(loc), f"integer of about {digits} digits is too large for a number"))
+
+    stack = [(obj, [])]  # values still to look at, in document order (popped from the end)
+    while stack and len(issues) < 50:
+        value, loc = stack.pop()
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, (list, tuple)):
+            items = list(enumerate(value))
+        else:
+            scalar(value, loc)
+            continue
+        todo = []
+        for k, v in items:
+            if isinstance(k, str) and not k.isascii() and _SURROGATE.search(k):
+                issues.append(Issue(_path(loc), f"field name {ascii(k):.60} contains a lone surrogate: not valid Unicode"))
+                continue
+            t = type(v)
+            if t is float or (t is int and v.bit_length() <= _MAX_INT_BITS) or (t is str and v.isascii()):
+                continue  # the bulk of any formulation: fine, and no path built for it
+            todo.append((v, loc + [k]))
+        stack.extend(reversed(todo))
+    return issues
 
 
 def load_file(path: str | Path) -> Formulation:
@@ -118,6 +186,10 @@ def _pydantic_issues(err: ValidationError, obj: dict) -> list[Issue]:
             msg = "missing template; name one from the template catalog"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field"
+        elif e["type"] == "value_error":  # our validators' messages (reserved names)
+            msg = str(e.get("ctx", {}).get("error", msg))
+        elif e["type"] == "string_pattern_mismatch" and isinstance(e.get("input"), str):
+            msg = _name_message(e["input"])
         elif e["type"] == "missing":
             msg = "required field missing"
         collapsed = _collapse_union(path)
@@ -138,8 +210,17 @@ _UNION_MESSAGES = {
     "value": "must be a number or nested lists of numbers, one level per index set",
     "lower": "must be a number, a parameter name, or null",
     "upper": "must be a number, a parameter name, or null",
-    "elements": "set elements must be integers or strings",
+    "elements": "set elements must be numbers or strings",
 }
+
+
+def _name_message(name: str) -> str:
+    """Why `name` is not a name: plain ASCII letters, digits and _ only (`ｘ` is not `x`)."""
+    plain = unicodedata.normalize("NFKC", name)
+    if plain != name and plain.isascii() and plain.isidentifier():
+        return (f"name {name!r:.70} is not plain ASCII: it reads as {plain!r} after Unicode normalisation (NFKC); "
+                f"write {plain}")
+    return f"name {name!r:.70} must start with an ASCII letter and contain only ASCII letters, digits and _"
 
 
 def _path(loc: list) -> str:
@@ -154,7 +235,7 @@ def _path(loc: list) -> str:
 
 def _collapse_union(path: str) -> str:
     # pydantic names union members in the path ("value.list[float][0]"); users need the field.
-    for marker in (".float", ".list[", ".str", ".int", ".constrained-str"):
+    for marker in (".float", ".list[", ".str", ".int", ".constrained-str", ".function-after["):
         i = path.find(marker)
         if i != -1:
             return path[:i]
@@ -177,14 +258,18 @@ def check(f: Formulation) -> list[Issue]:
                 add(f"{kind}[{k}].name", f"name {item.name} is already used by {owner[item.name]}")
             else:
                 owner[item.name] = f"{kind}[{k}]"
-            if item.name == "sum":
-                add(f"{kind}[{k}].name", "sum is reserved")
     for k, s in enumerate(f.sets):
-        seen = set()
+        bad = False
         for j, e in enumerate(s.elements):
-            if str(e) in seen:
-                add(f"sets[{k}].elements[{j}]", f"duplicate element {e!r}")
-            seen.add(str(e))
+            msg = elements.problem(e)
+            if msg:
+                add(f"sets[{k}].elements[{j}]", msg)
+                bad = True
+        for j, first in ([] if bad else elements.duplicates(s.elements)):
+            e, e0 = s.elements[j], s.elements[first]
+            same = "" if e == e0 and type(e) is type(e0) else \
+                f": the same element as {e0!r} (elements[{first}]); numbers and numeric text compare by value"
+            add(f"sets[{k}].elements[{j}]", f"duplicate element {e!r}{same}")
     set_names = {s.name for s in f.sets}
 
     data = Data(f)

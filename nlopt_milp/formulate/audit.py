@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..core import elements
 from ..core import expr as E
 from ..core.formulation import Formulation
 
@@ -57,8 +58,9 @@ def _formulation_numbers(f: Formulation) -> set[float]:
                 nums.add(float(b))
     for s in f.sets:
         for e in s.elements:
-            if isinstance(e, int):
-                nums.add(float(e))
+            n = elements.number(e)  # the element rule: "3" is the number 3
+            if n is not None:
+                nums.add(n)
     for text in _expressions(f):
         try:
             node = E.parse_condition(text) if _is_condition(text) else E.parse(text)

@@ -33,6 +33,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 
+from ..core import elements
 from ..core import expr as E
 from ..core.formulation import Formulation
 from ..core.ground import Data
@@ -111,12 +112,9 @@ def _num(v) -> str:
 
 
 def _elem(e) -> str:
-    """A set element as Python source."""
-    if isinstance(e, bool):  # never in a valid model, but keep it an int
-        return repr(int(e))
-    if isinstance(e, int):
-        return repr(e)
-    return repr(str(e))
+    """A set element as Python source: its `elements.python_value`, so that Python's `==`, `<` and
+    arithmetic in the script follow the element rule ("1" is the number 1, as 1 and 1.0 are)."""
+    return repr(elements.python_value(e))
 
 
 def _key(idx: tuple) -> str:
@@ -178,8 +176,7 @@ class _PyRenderer:
 
     - model components are referenced by their (possibly renamed) attribute (`m.x`);
     - quantified indices get safe local names (an index `m` becomes `m_`);
-    - literal elements in an index (`x['1']` on a set of ints) become the exact element,
-      as `Data` forgives "1" vs 1 but Pyomo does not; likewise in `i == '1'` filters.
+    - quoted elements become their `elements.python_value` (`x['1']` is `x[1]`), as the sets do.
     """
 
     def __init__(self, lf: Formulation, names: _Names, data: Data):
@@ -212,7 +209,8 @@ class _PyRenderer:
                 raise ValueError(f"cannot export the non-finite number {n.value!r}")
             return n
         if isinstance(n, E.Str):
-            return n
+            v = elements.python_value(n.value)
+            return E.Str(v) if isinstance(v, str) else E.Num(float(v))
         if isinstance(n, E.Name):
             if n.id in scope:
                 return E.Name(scope[n.id][0])
@@ -222,12 +220,7 @@ class _PyRenderer:
         if isinstance(n, E.Index):
             if n.name not in self.comp or n.name not in self.index_sets:
                 raise ValueError(f"unknown indexed name {n.name} in an expression")
-            sets = self.index_sets[n.name]
-            args = []
-            for k, a in enumerate(n.args):
-                s = sets[k] if k < len(sets) else None
-                args.append(self.index_arg(a, s, scope))
-            return E.Index(self.comp[n.name], tuple(args))
+            return E.Index(self.comp[n.name], tuple(r(a) for a in n.args))
         if isinstance(n, E.BinOp):
             return E.BinOp(n.op, r(n.left), r(n.right))
         if isinstance(n, E.Neg):
@@ -237,12 +230,7 @@ class _PyRenderer:
         if isinstance(n, E.BoolOp):
             return E.BoolOp(n.op, tuple(r(v) for v in n.values))
         if isinstance(n, E.Compare):
-            left, right = n.left, n.right
-            if isinstance(left, E.Name) and left.id in scope:
-                right = self.literal(right, scope[left.id][1])
-            if isinstance(right, E.Name) and right.id in scope:
-                left = self.literal(left, scope[right.id][1])
-            return E.Compare(n.op, r(left), r(right))
+            return E.Compare(n.op, r(n.left), r(n.right))
         if isinstance(n, E.Sum):
             inner = dict(scope)
             gens = []
@@ -255,32 +243,6 @@ class _PyRenderer:
             cond = self.node(n.condition, inner) if n.condition is not None else None
             return E.Sum(body, tuple(gens), cond)
         raise TypeError(f"not a node: {n!r}")
-
-    def literal(self, n: E.Node, set_name: str | None) -> E.Node:
-        """A literal element written for set `set_name`, as that set's exact element."""
-        if set_name is None or set_name not in self.data.sets or not isinstance(n, (E.Num, E.Str)):
-            return n
-        elem = self.data.member(set_name, n.value)
-        if elem is None:
-            return n
-        if isinstance(elem, int) and not isinstance(elem, bool):
-            return E.Num(float(elem))
-        return E.Str(str(elem))
-
-    def index_arg(self, a: E.Node, set_name: str | None, scope: dict) -> E.Node:
-        if isinstance(a, (E.Num, E.Str)):
-            return self.literal(a, set_name)
-        if isinstance(a, E.Name) and a.id in scope and set_name is not None:
-            own = scope[a.id][1]
-            if own != set_name and own in self.data.sets and set_name in self.data.sets:
-                for e in self.data.sets[own]:
-                    m = self.data.member(set_name, e)
-                    if m is not None and (m != e or type(m) is not type(e)):
-                        raise ValueError(
-                            f"index {a.id} runs over set {own} but indexes set {set_name}, whose elements have "
-                            f"another type ({e!r} vs {m!r}); give both sets the same elements to export to Pyomo"
-                        )
-        return self.node(a, scope)
 
 
 def _negated(cond: E.Node) -> E.Node:
@@ -602,7 +564,7 @@ def _tex_name(name: str) -> str:
 
 
 def _tex_elem(e) -> str:
-    if isinstance(e, int) and not isinstance(e, bool):
+    if isinstance(e, (int, float)) and not isinstance(e, bool):
         return str(e)
     return r"\text{" + _tex(str(e)) + "}"
 
@@ -819,7 +781,7 @@ def _md_num(v) -> str:
 
 
 def _md_elem(e) -> str:
-    return str(e) if isinstance(e, int) else repr(str(e))
+    return str(e) if isinstance(e, (int, float)) else repr(str(e))
 
 
 def to_markdown(f: Formulation) -> str:
