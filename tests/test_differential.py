@@ -330,7 +330,6 @@ def test_differential_every_template(template):
         run_and_compare(build(template, seed), seed)
 
 
-@pytest.mark.xfail(strict=False, reason="element identity, fixed on branch core-identity")
 @pytest.mark.parametrize("template", ["general", "either_or", "semi_continuous"])
 def test_differential_numeral_literals_name_string_elements(template):
     """`x[1]` and `s != 1` written for the string element "1": one identity rule everywhere."""
