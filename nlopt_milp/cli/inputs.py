@@ -180,6 +180,8 @@ def load_records(path: str) -> list[Record]:
 
 def _reason(e: BaseException) -> str:
     text = str(e)
+    if isinstance(e, ValueError) and "integer string conversion" in text:
+        return f"a number with more than {sys.get_int_max_str_digits():,} digits"
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
