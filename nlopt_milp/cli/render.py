@@ -64,17 +64,20 @@ def err() -> Console:
     return SafeConsole(file=sys.stderr, highlight=False, soft_wrap=False)
 
 
-def clean(text) -> str:
-    """Data (a name, a sentence, a message that echoes user text) for a rich markup string."""
-    return markup_escape(safe_text(text))
+def clean(text, newlines: bool = True) -> str:
+    """Data (a name, a sentence, a message that echoes user text) for a rich markup string.
+
+    `newlines=False` for one-line fields (names, sentences in table cells): a newline there
+    is shown as \\n, so a value cannot draw lines of its own into a table."""
+    return markup_escape(safe_text(text, newlines=newlines))
 
 
 escape = clean  # every `render.escape(...)` of the CLI escapes control characters too
 
 
-def plain(text) -> Text:
+def plain(text, newlines: bool = False) -> Text:
     """Data as a rich Text cell (no markup is read from it), control characters escaped."""
-    return Text(safe_text(text))
+    return Text(safe_text(text, newlines=newlines))
 
 
 def debug() -> bool:
@@ -184,7 +187,7 @@ def model_summary(f) -> dict:
 def summary_renderable(f, summary: dict, source: str = "") -> Table:
     """Variables by domain and constraints by template, declared vs. after expanding indices."""
     title = f.name or source or "formulation"
-    t = Table(title=f"Model: {clean(title)}", title_justify="left", header_style="bold")
+    t = Table(title=f"Model: {clean(title, newlines=False)}", title_justify="left", header_style="bold")
     t.add_column("")
     t.add_column("Declared", justify="right")
     t.add_column("Expanded", justify="right")
@@ -259,9 +262,9 @@ def values_renderable(values: dict, f=None) -> Table | Text:
     for label, v in nonzero[:MAX_VALUE_ROWS]:
         base = label.split("[", 1)[0]
         shown = fmt(round(v)) if domains.get(base) in ("integer", "binary") else fmt(v)
-        row = [clean(label), shown]
+        row = [clean(label, newlines=False), shown]
         if any(desc.values()):
-            row.append(clean(desc.get(base, "")))
+            row.append(clean(desc.get(base, ""), newlines=False))
         t.add_row(*row)
     if len(nonzero) > MAX_VALUE_ROWS:
         t.caption = f"... and {len(nonzero) - MAX_VALUE_ROWS} more nonzero values (use --json for all)"
@@ -318,8 +321,9 @@ def iis_renderable(iis: list) -> Table | Text:
         source = _get(m, "source", "") or ""
         rows = _get(m, "rows", []) or []
         shown_rows = ", ".join(str(r) for r in rows[:5]) + (f", ... (+{len(rows) - 5})" if len(rows) > 5 else "")
-        t.add_row(clean(str(constraint)), clean(source) if source else "[dim](no source sentence)[/]",
-                  clean(shown_rows))
+        t.add_row(clean(constraint, newlines=False),
+                  clean(source, newlines=False) if source else "[dim](no source sentence)[/]",
+                  clean(shown_rows, newlines=False))
     return t
 
 
