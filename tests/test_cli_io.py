@@ -506,3 +506,28 @@ def test_markdown_tables_survive_pipes_and_newlines(tmp_path):
             assert len(set(cells)) == 1, table
             table = []
     assert "p\\|q" in r.stdout and "'r\\\\n\\\\ns'" in r.stdout
+
+
+def test_lone_surrogate_cli_from_the_model(tmp_path):
+    """A model reply with a lone surrogate: printed, saved (--save-formulation, -o) and
+    exported (--emit-pyomo) without a traceback; the saved JSON reads back to the same text."""
+    f = formulation(SURROGATE + " name")
+    f.pop("problem")
+    reply = json.dumps(f)
+    problem = tmp_path / "p.txt"
+    problem.write_text("Maximize the total.", encoding="utf-8")
+    saved, script = tmp_path / "f.json", tmp_path / "m.py"
+    with ScriptedServer() as server:
+        server.script(reply, reply, reply)
+        common = ["--mode", "single", "--base-url", server.base_url, "--max-repairs", "0"]
+        fo = run_cli("formulate", problem, "-o", tmp_path / "fo.json", *common)
+        so = run_cli("solve", problem, "--save-formulation", saved, "--emit-pyomo", script, *common)
+        js = run_cli("solve", problem, "--json", *common)
+    for r in (fo, so, js):
+        assert r.returncode in (0, 7), r.stderr  # 7 when validation refuses the reply; never 1
+        assert_clean(r.stdout, r.stderr)
+    if so.returncode == 0:
+        assert printed_objective(so.stdout) == "3"
+        assert json.loads(saved.read_text(encoding="utf-8"))["name"] == SURROGATE + " name"
+        assert not forbidden(script.read_text(encoding="utf-8"))
+        assert json.loads(js.stdout)["objective"] == 3

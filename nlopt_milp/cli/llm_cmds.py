@@ -116,11 +116,17 @@ def _write_side_files(outcome, trace: str | None, save_formulation: str | None, 
     if f is None:
         return
     if save_formulation:
-        Path(save_formulation).write_text(f.model_dump_json(indent=2), encoding="utf-8")
+        # json.dumps + safe_json, not model_dump_json: a lone surrogate from the model is written
+        # as a \\u escape instead of failing to encode
+        from ..core.text import safe_json
+
+        text = safe_json(json.dumps(f.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        Path(save_formulation).write_text(text + "\n", encoding="utf-8")
     if emit_pyomo:
+        from ..core.text import safe_text
         from ..solve.export import emit
 
-        Path(emit_pyomo).write_text(emit(f, "pyomo"), encoding="utf-8")
+        Path(emit_pyomo).write_text(safe_text(emit(f, "pyomo")), encoding="utf-8")
 
 
 def _formulation_renderable(f):
