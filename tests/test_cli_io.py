@@ -127,12 +127,16 @@ def write(path: Path, obj) -> Path:
     return path
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("NLOPT_TEST_EXAMPLES", "30")), deadline=None,  # more: NLOPT_TEST_EXAMPLES
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(s=hostile_text)
 def test_control_chars_never_reach_output_of_any_command(tmp_path, s):
     ok = write(tmp_path / "ok.json", formulation(s))
     bad = write(tmp_path / "infeasible.json", formulation(s, infeasible=True))
+    nl4opt = tmp_path / "nl4opt.jsonl"  # a record that fails to convert: its id and error are printed
+    nl4opt.write_text(json.dumps({s: {"document": s, "vars": [s], "const_formulation": [{"type": s}]}}) + "\n")
     runs = {
+        "import_nl4opt": invoke("data", "import-nl4opt", nl4opt, "-o", tmp_path / "out.jsonl"),
         "check": invoke("check", ok),
         "solve": invoke("solve", "-f", ok),
         "solve_infeasible": invoke("solve", "-f", bad),

@@ -44,6 +44,7 @@ from typing import Any, Iterable
 
 from ..core.formulation import Formulation
 from ..core.io import iter_lines, limit, open_input, too_large_message
+from ..core.text import safe_json
 
 __all__ = [
     "ImportedProblem",
@@ -686,7 +687,8 @@ def write_jsonl(problems: Iterable[ImportedProblem], out_path: str | Path) -> in
     n = 0
     with p.open("w", encoding="utf-8") as fh:
         for prob in problems:
-            fh.write(json.dumps(prob.to_json(), ensure_ascii=False) + "\n")
+            # safe_json: control characters and lone surrogates as \u escapes (same data, always encodable)
+            fh.write(safe_json(json.dumps(prob.to_json(), ensure_ascii=False)) + "\n")
             n += 1
     return n
 
@@ -694,8 +696,12 @@ def write_jsonl(problems: Iterable[ImportedProblem], out_path: str | Path) -> in
 def read_jsonl(path: str | Path) -> list[ImportedProblem]:
     """Read back what `write_jsonl` wrote."""
     out = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for line in fh:
+    fh, _, source = open_input(Path(path))
+    with fh:
+        for lineno, raw in iter_lines(fh, source=source):
+            if raw is None:
+                raise ValueError(f"{source}:{lineno}: {too_large_message(limit(), 'line')}")
+            line = raw.decode("utf-8")
             if not line.strip():
                 continue
             obj = json.loads(line)
