@@ -535,3 +535,41 @@ def test_lone_surrogate_cli_from_the_model(tmp_path):
         assert json.loads(saved.read_text(encoding="utf-8"))["name"] == SURROGATE + " name"
         assert not forbidden(script.read_text(encoding="utf-8"))
         assert json.loads(js.stdout)["objective"] == 3
+
+
+@settings(max_examples=int(os.environ.get("NLOPT_TEST_EXAMPLES", "30")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bad=st.lists(st.one_of(
+    st.binary(max_size=40).map(lambda b: b"{" + b.replace(b"\n", b"").replace(b"\x00", b"")),
+    st.sampled_from([b'{"version": "1", "name": ' + b"9" * 4400 + b"}", b"[" * 5000, b'{"name": "\xff\xfe"}',
+                     b'"\\ud800"', b'{"name": "\\udfff", "variables": 5}', b"x" * 3000]),
+), min_size=1, max_size=4))
+def test_jsonl_bad_line_does_not_stop_batch_property(tmp_path, bad):
+    """Any unusable line among good ones: reported on its own line number, every good line checked."""
+    good = json.dumps(formulation("plain")).encode()
+    lines = [good]
+    for b in bad:
+        lines += [b, good]
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with cio_limit(2048):
+        r = invoke("check", path, "--json")
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [d["source"] for d in out] == [f"{path}:{k}" for k in range(1, len(lines) + 1)], r.stderr
+    assert all(out[k]["valid"] for k in range(0, len(lines), 2))
+    assert not any(out[k]["valid"] for k in range(1, len(lines), 2))
+    assert r.returncode == 2
+    assert_clean(r.stdout, r.stderr)
+
+
+class cio_limit:
+    """Set the input cap of this process for a block (what `nlopt --max-input-bytes` does)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        cio.set_limit(self.n)
+
+    def __exit__(self, *exc):
+        cio.set_limit(None)
