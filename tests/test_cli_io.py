@@ -289,6 +289,10 @@ def test_input_size_cap_can_be_raised_and_lowered(tmp_path):
     assert run_cli("--max-input-bytes", "1M", "check", path, env=_env(NLOPT_MAX_INPUT_BYTES="100")).returncode == 0
     bad = run_cli("--max-input-bytes", "lots", "check", path)
     assert bad.returncode == 2 and "not a size" in flat(bad.stderr)
+    problem = tmp_path / "p.txt"
+    problem.write_text("Maximize the profit of 3 products.", encoding="utf-8")
+    text = run_cli("--max-input-bytes", "10", "formulate", problem, "--base-url", unused_base_url())
+    assert text.returncode == 2 and "input (34 bytes) is larger than the input limit of 10 bytes" in flat(text.stderr)
     stdin = run_cli("--max-input-bytes", "100", "check", "-", input=path.read_text())
     assert stdin.returncode == 2 and "<stdin>: input is larger than the input limit of 100 bytes" in flat(stdin.stderr)
 

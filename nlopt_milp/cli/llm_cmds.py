@@ -43,13 +43,15 @@ class ProblemTextError(ValueError):
 
 def read_problem_text(path: str) -> tuple[str, str]:
     """(text, source name) of a problem file or stdin ('-'); ProblemTextError says what is wrong."""
-    from ..core.io import InputFileError, InputTooLarge, read_capped
+    from ..core.io import InputFileError, InputTooLarge, limit, read_capped
 
     source = "<stdin>" if path == "-" else path
     cap = MAX_PROBLEM_CHARS * 4  # bytes: a character is at most 4 in UTF-8
     try:
-        raw = read_capped(path, cap, source=source)
-    except InputTooLarge:
+        raw = read_capped(path, min(cap, limit()), source=source)  # --max-input-bytes may lower it
+    except InputTooLarge as e:
+        if limit() < cap:
+            raise ProblemTextError(f"{source}: {e.message}") from None
         raise ProblemTextError(f"{source}: more than {cap:,} bytes is too large for a problem text "
                                f"(limit {MAX_PROBLEM_CHARS:,} characters)") from None
     except InputFileError as e:
