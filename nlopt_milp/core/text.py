@@ -25,7 +25,6 @@ import unicodedata
 _KEEP = frozenset("\t\n\u200c\u200d")
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _CANDIDATE = re.compile(r"[^\t\n\x20-\x7e]")  # everything not plain printable ASCII
-_TAB_NL = frozenset("\t\n")
 
 
 def is_unsafe(ch: str) -> bool:
@@ -71,13 +70,9 @@ def safe_text(s, *, newlines: bool = True) -> str:
     return out
 
 
-def has_unsafe(s: str) -> bool:
-    return any(is_unsafe(ch) for ch in _CANDIDATE.findall(s))
-
-
 def _json_escape(m: re.Match) -> str:
     ch = m.group(0)
-    if not is_unsafe(ch) or ch in _TAB_NL:
+    if not is_unsafe(ch):
         return ch
     o = ord(ch)
     if o < 0x10000:
