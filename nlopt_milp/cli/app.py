@@ -15,6 +15,7 @@ command functions only, so `nlopt --help` stays fast; a test guards this.
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import os
 import sys
@@ -28,7 +29,8 @@ from . import render
 from . import llm_cmds as L
 from .eval_cmd import eval_app
 from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_SOLVER
-from .inputs import InputError, Record, load_records
+from ..core.text import safe_text
+from .inputs import InputError, Record, iter_records
 
 app = typer.Typer(
     name="nlopt",
@@ -81,8 +83,21 @@ def _root(
         Optional[bool],
         typer.Option("--version", help="Print the version and exit.", callback=_version_callback, is_eager=True),
     ] = None,
+    max_input_bytes: Annotated[
+        Optional[str],
+        typer.Option("--max-input-bytes", metavar="SIZE", envvar="NLOPT_MAX_INPUT_BYTES", show_default=False,
+                     help="Largest input document, and largest line of JSON lines, any command reads "
+                          "(bytes, or with K/M/G) [default: 16M].")
+    ] = None,
 ) -> None:
     """Turn optimization problems into MILP models, solve them with HiGHS or OR-Tools, and explain the answer."""
+    if max_input_bytes is not None:
+        from ..core import io as cio
+
+        try:
+            cio.set_limit(cio.parse_size(max_input_bytes))
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="'--max-input-bytes'") from None
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -101,12 +116,12 @@ def _fail(source: str, message: str, json_output: bool = False, kind: str = "sol
     raise typer.Exit(EXIT_INVALID)
 
 
-def _load(path: str, json_output: bool, kind: str = "solve") -> list[Record]:
+def _records(path: str, json_output: bool, kind: str = "solve"):
+    """The records of `path`, streamed; a whole-input error (even after some records) exits 2."""
     try:
-        return load_records(path)
+        yield from iter_records(path)
     except InputError as e:
         _fail(e.source, e.message, json_output, kind)
-    raise AssertionError("unreachable")
 
 
 def _issues_json(issues) -> list[dict]:
@@ -272,11 +287,12 @@ def solve(
                                           mip_gap=mip_gap, threads=threads, check=check,
                                           json_output=json_output, trace=trace,
                                           save_formulation=save_formulation, emit_pyomo=emit_pyomo))
-    records = _load(formulation, json_output)
+    records = _records(formulation, json_output)
+    first = list(itertools.islice(records, 2))  # a header per formulation when there are several
     codes = [
         _solve_one(rec, solver=solver.value, opts=opts, check=check, json_output=json_output,
-                   show_header=len(records) > 1)
-        for rec in records
+                   show_header=len(first) > 1)
+        for rec in itertools.chain(first, records)
     ]
     raise typer.Exit(max(codes, default=EXIT_OK))
 
@@ -297,7 +313,7 @@ def check_cmd(
 
     Prints OK and a model summary, or every problem found as `path: message`.
     """
-    records = _load(formulation, json_output, kind="check")
+    records = _records(formulation, json_output, kind="check")
     code = EXIT_OK
     con = render.out()
     for rec in records:
@@ -335,10 +351,10 @@ def emit(
     ] = None,
 ) -> None:
     """Export a formulation as a Pyomo model, an LP or MPS file, LaTeX, or Markdown."""
-    records = _load(formulation, False)
+    records = list(itertools.islice(_records(formulation, False), 2))
     if len(records) != 1:
         render.print_input_error(records[0].source.rsplit(":", 1)[0],
-                                 f"holds {len(records)} formulations; emit exports one at a time")
+                                 "holds several formulations; emit exports one at a time")
         raise typer.Exit(EXIT_INVALID)
     rec = records[0]
     if not rec.valid:
@@ -353,7 +369,8 @@ def emit(
             raise
         render.print_input_error(rec.source, f"export to {to.value} failed: {type(e).__name__}: {e}")
         raise typer.Exit(EXIT_SOLVER)
-    data = text if isinstance(text, bytes) else str(text).encode("utf-8")
+    # names, sentences and elements are data: no control character (nor lone surrogate) leaves
+    data = text if isinstance(text, bytes) else safe_text(str(text)).encode("utf-8")
     if output is None:
         sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(data.decode("utf-8"))
         if not data.endswith(b"\n"):
@@ -411,16 +428,19 @@ def import_nl4opt_cmd(
     order; records that cannot be converted keep their error and a null formulation.
     `nlopt solve --formulation OUT.jsonl` and `nlopt check OUT.jsonl` read this file directly.
     """
-    if not source.exists():
-        render.print_input_error(str(source), "no such file")
-        raise typer.Exit(EXIT_INVALID)
-    if source.is_dir():
-        render.print_input_error(str(source), "is a directory, not a JSON lines file")
+    from ..core.io import InputFileError, path_problem
+
+    problem = path_problem(source)
+    if problem:
+        render.print_input_error(str(source), problem)
         raise typer.Exit(EXIT_INVALID)
     from ..data.nl4opt import import_nl4opt, write_jsonl
 
     try:
         problems = list(import_nl4opt(source, integer=integer))
+    except InputFileError as e:
+        render.print_input_error(e.source, e.message)
+        raise typer.Exit(EXIT_INVALID)
     except (OSError, UnicodeDecodeError, ValueError) as e:
         if render.debug():
             raise

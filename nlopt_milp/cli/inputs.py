@@ -1,26 +1,24 @@
 """Reading formulation input for the CLI: a .json file, a .jsonl file, or stdin (`-`).
 
-Only the standard library is used here (plus `core.validate`, imported lazily), so
-`nlopt --help` stays fast. Problems with the input as a whole (missing file, a
-directory, not UTF-8, empty) raise `InputError`; problems with one record are carried
-on that record, so a JSON-lines file with one bad line still solves the others.
+Only the standard library is used here (plus `core.io`, and `core.validate` imported
+lazily), so `nlopt --help` stays fast. Every read goes through `core.io`: a document is
+capped at `core.io.limit()` bytes, JSON lines are streamed one line at a time (each line
+capped). Problems with the input as a whole (missing file, a directory, binary data,
+too large) raise `InputError`; problems with one record (bad JSON, a line past the cap,
+not UTF-8, an integer of too many digits) are carried on that record, so a JSON-lines
+input with one bad line still goes on with the others.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-class InputError(Exception):
-    """The input as a whole cannot be read; `source` names the file (or `<stdin>`)."""
-
-    def __init__(self, source: str, message: str):
-        self.source = source
-        self.message = message
-        super().__init__(f"{source}: {message}")
+from ..core import io as cio
+from ..core.io import InputFileError as InputError  # noqa: F401 - the CLI's name for it
 
 
 @dataclass
@@ -38,95 +36,153 @@ class Record:
         return self.formulation is not None and not self.issues
 
 
-STDIN = "-"
+STDIN = cio.STDIN
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(source, f"not UTF-8 text (invalid byte at offset {e.start})") from None
 
 
 def read_text(path: str) -> tuple[str, str]:
-    """(text, source name) of a file or of stdin; raise InputError on anything unreadable."""
-    if path == STDIN:
-        source = "<stdin>"
-        try:
-            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
-        except OSError as e:
-            raise InputError(source, f"cannot read standard input: {e.strerror or e}") from None
-    else:
-        source = path
-        p = Path(path)
-        if not p.exists():
-            raise InputError(source, "no such file")
-        if p.is_dir():
-            raise InputError(source, "is a directory, not a formulation file")
-        try:
-            data = p.read_bytes()
-        except OSError as e:
-            raise InputError(source, f"cannot read file: {e.strerror or e}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(source, f"not UTF-8 text (invalid byte at offset {e.start})") from None
+    """(text, source name) of a whole file or stdin, capped; raise InputError on anything unreadable."""
+    source = "<stdin>" if path == STDIN else path
+    text = _decode(cio.read_capped(path, source=source), source)
     if not text.strip():
         raise InputError(source, "is empty" if path != STDIN else "no input on standard input")
     return text, source
 
 
-def split_records(path: str, text: str, source: str) -> list[tuple[str, int | None, str]]:
-    """The formulation texts of an input: [(source, line number or None, JSON text)].
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+        return True
+    except (ValueError, RecursionError):  # JSONDecodeError, too many digits
+        return False
 
-    `.jsonl` files are JSON lines; `.json` files hold one object; anything else
-    (stdin included) is detected: one JSON document if the whole text parses (or is
-    a single line), else JSON lines.
+
+def iter_chunks(path: str) -> Iterator[tuple[str, int | None, str | None, str | None]]:
+    """The formulation texts of an input: (source, line number or None, JSON text, or None
+    and why the line is unusable).
+
+    `.json` files hold one object; `.jsonl` files are JSON lines, streamed; anything else
+    (stdin included) is detected: one JSON document if the whole text (within the cap)
+    parses or is a single line, else JSON lines. An input past the cap whose first line is
+    a JSON document on its own is streamed as JSON lines.
     """
+    cap = cio.limit()
     suffix = Path(path).suffix.lower() if path != STDIN else ""
-    if suffix == ".json":
-        return [(source, None, text)]
-    if suffix != ".jsonl":
+    fh, size, source = cio.open_input(path, "<stdin>" if path == STDIN else None)
+    try:
+        if suffix == ".jsonl":
+            yield from _lines(fh, cap, source, b"")
+            return
+        if size is not None and size > cap and suffix == ".json":
+            raise cio.InputTooLarge(source, cio.too_large_message(cap, f"input ({size:,} bytes)"))
+        data, complete = cio.read_prefix(fh, cap, source)
+        if not complete:
+            first = data.split(b"\n", 1)[0]
+            if suffix != ".json" and b"\n" in data and len(first) <= cap \
+                    and _parses(first.decode("utf-8-sig", "replace")):
+                yield from _lines(fh, cap, source, data)
+                return
+            raise cio.InputTooLarge(source, cio.too_large_message(cap))
+        text = _decode(data, source)
+        if not text.strip():
+            raise InputError(source, "is empty" if path != STDIN else "no input on standard input")
+        if suffix == ".json":
+            yield source, None, text, None
+            return
         lines = [ln for ln in text.splitlines() if ln.strip()]
-        if len(lines) <= 1:
-            return [(source, None, text)]
+        if len(lines) <= 1 or _parses(text):
+            yield source, None, text, None
+            return
+        yield from _lines(None, cap, source, data)
+    finally:
+        if fh is not getattr(sys.stdin, "buffer", None):
+            fh.close()
+
+
+def _lines(fh, cap: int, source: str, prefix: bytes):
+    import io
+
+    any_line = False
+    for k, raw in cio.iter_lines(fh if fh is not None else io.BytesIO(b""), cap, source=source, prefix=prefix):
+        src = f"{source}:{k}"
+        if raw is None:
+            any_line = True
+            yield src, k, None, cio.too_large_message(cap, "line")
+            continue
         try:
-            json.loads(text)
-            return [(source, None, text)]
-        except (json.JSONDecodeError, RecursionError):
-            pass
-    out = []
-    for k, line in enumerate(text.splitlines(), start=1):
+            line = raw.decode("utf-8-sig" if k == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            any_line = True
+            yield src, k, None, f"not UTF-8 text (invalid byte at column {e.start + 1})"
+            continue
         if line.strip():
-            out.append((f"{source}:{k}", k, line))
-    if not out:
+            any_line = True
+            yield src, k, line, None
+    if not any_line:
         raise InputError(source, "is empty")
-    return out
 
 
-def load_records(path: str) -> list[Record]:
-    """Read, parse and check every formulation of `path` (a file or `-`)."""
+def iter_records(path: str) -> Iterator[Record]:
+    """Read, parse and check every formulation of `path` (a file or `-`), one at a time.
+
+    Whole-input errors raise InputError (possibly after some records were yielded).
+    """
     from ..core.validate import FormulationError, Issue, check, load
 
-    text, source = read_text(path)
-    records = []
-    for src, line, chunk in split_records(path, text, source):
+    for src, line, chunk, error in iter_chunks(path):
         rec = Record(src, line)
+        if chunk is None:
+            rec.issues = [Issue("", error)]
+            yield rec
+            continue
         chunk, wrapper_error, wrapper_name = _unwrap(chunk)
         if wrapper_error is not None:
             rec.issues = [Issue("formulation", wrapper_error)]
             rec.name = wrapper_name
-            records.append(rec)
+            yield rec
             continue
         try:
             f = load(chunk, src)
         except FormulationError as e:
             rec.issues = list(e.issues)
             rec.name = _guess_name(chunk) or wrapper_name
-            records.append(rec)
+            yield rec
+            continue
+        except (ValueError, RecursionError, MemoryError) as e:
+            # e.g. an integer past Python's 4,300-digit conversion limit: this record only
+            rec.issues = [Issue("", f"invalid JSON: {_reason(e)}")]
+            yield rec
+            continue
+        except Exception as e:  # noqa: BLE001 - a loader bug must not stop the batch
+            rec.issues = [Issue("", f"internal error while reading: {type(e).__name__}: {_reason(e)}")]
+            yield rec
             continue
         rec.name = f.name or wrapper_name
         try:
             rec.issues = check(f)
         except Exception as e:  # a checker bug must not become a traceback
-            rec.issues = [Issue("", f"internal error while checking: {type(e).__name__}: {e}")]
+            rec.issues = [Issue("", f"internal error while checking: {type(e).__name__}: {_reason(e)}")]
         if not rec.issues:
             rec.formulation = f
-        records.append(rec)
-    return records
+        yield rec
+
+
+def load_records(path: str) -> list[Record]:
+    """Every record of `path` at once (small inputs; the commands stream with iter_records)."""
+    return list(iter_records(path))
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e)
+    if isinstance(e, ValueError) and "integer string conversion" in text:
+        return f"a number with more than {sys.get_int_max_str_digits():,} digits"
+    return text[:300] + ("..." if len(text) > 300 else "")
 
 
 def _unwrap(chunk: str):
@@ -136,7 +192,7 @@ def _unwrap(chunk: str):
         return chunk, None, ""
     try:
         obj = json.loads(chunk)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return chunk, None, ""
     if not isinstance(obj, dict) or "formulation" not in obj or "variables" in obj:
         return chunk, None, ""

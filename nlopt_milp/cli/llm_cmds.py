@@ -43,26 +43,19 @@ class ProblemTextError(ValueError):
 
 def read_problem_text(path: str) -> tuple[str, str]:
     """(text, source name) of a problem file or stdin ('-'); ProblemTextError says what is wrong."""
+    from ..core.io import InputFileError, InputTooLarge, limit, read_capped
+
     source = "<stdin>" if path == "-" else path
-    if path == "-":
-        raw = sys.stdin.buffer.read(MAX_PROBLEM_CHARS * 4 + 1)
-        if len(raw) > MAX_PROBLEM_CHARS * 4:  # don't decode a cut-off stream (it may end mid-character)
-            raise ProblemTextError(f"{source}: more than {MAX_PROBLEM_CHARS * 4:,} bytes is too large for a "
-                                   f"problem text (limit {MAX_PROBLEM_CHARS:,} characters)")
-    else:
-        p = Path(path)
-        if p.is_dir():
-            raise ProblemTextError(f"{source}: is a directory, not a problem text file")
-        try:
-            size = p.stat().st_size
-            if size > MAX_PROBLEM_CHARS * 4:
-                raise ProblemTextError(f"{source}: {size:,} bytes is too large for a problem text "
-                                       f"(limit {MAX_PROBLEM_CHARS:,} characters)")
-            raw = p.read_bytes()
-        except FileNotFoundError:
-            raise ProblemTextError(f"{source}: no such file") from None
-        except OSError as e:
-            raise ProblemTextError(f"{source}: cannot read: {e.strerror}") from None
+    cap = MAX_PROBLEM_CHARS * 4  # bytes: a character is at most 4 in UTF-8
+    try:
+        raw = read_capped(path, min(cap, limit()), source=source)  # --max-input-bytes may lower it
+    except InputTooLarge as e:
+        if limit() < cap:
+            raise ProblemTextError(f"{source}: {e.message}") from None
+        raise ProblemTextError(f"{source}: more than {cap:,} bytes is too large for a problem text "
+                               f"(limit {MAX_PROBLEM_CHARS:,} characters)") from None
+    except InputFileError as e:
+        raise ProblemTextError(f"{source}: {e.message}") from None
     nul = raw.find(b"\x00")
     if nul != -1:
         raise ProblemTextError(f"{source}: looks like a binary file (NUL byte at offset {nul}); expected plain text")
@@ -125,11 +118,17 @@ def _write_side_files(outcome, trace: str | None, save_formulation: str | None, 
     if f is None:
         return
     if save_formulation:
-        Path(save_formulation).write_text(f.model_dump_json(indent=2), encoding="utf-8")
+        # json.dumps + safe_json, not model_dump_json: a lone surrogate from the model is written
+        # as a \\u escape instead of failing to encode
+        from ..core.text import safe_json
+
+        text = safe_json(json.dumps(f.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        Path(save_formulation).write_text(text + "\n", encoding="utf-8")
     if emit_pyomo:
+        from ..core.text import safe_text
         from ..solve.export import emit
 
-        Path(emit_pyomo).write_text(emit(f, "pyomo"), encoding="utf-8")
+        Path(emit_pyomo).write_text(safe_text(emit(f, "pyomo")), encoding="utf-8")
 
 
 def _formulation_renderable(f):
@@ -144,7 +143,8 @@ def _formulation_renderable(f):
     t.add_column("meaning")
     t.add_column("from the text", style="dim")
     for c in f.constraints:
-        t.add_row(Text(c.name), Text(CATALOG[c.template].title), Text(render_constraint(c)), Text(c.source))
+        t.add_row(render.plain(c.name), Text(CATALOG[c.template].title), render.plain(render_constraint(c)),
+                  render.plain(c.source))
     return t
 
 
@@ -284,7 +284,7 @@ def run_backends(o: LLMOptions, json_output: bool) -> int:
         except ImportError:
             info = {"backend": "vllm", "installed": False,
                     "message": "vllm is not installed; pip install 'nlopt-milp[vllm]'"}
-        render.write_json(info) if json_output else render.out().print(info)
+        render.write_json(info) if json_output else render.out().print(render.escape(str(info)))
         return 0 if info["installed"] else EXIT_BACKEND
     from ..formulate.llm import OpenAIBackend
 
@@ -298,11 +298,12 @@ def run_backends(o: LLMOptions, json_output: bool) -> int:
     con.print(f"server: {render.escape(str(info.get('base_url')))}  "
               f"{'[green]answers[/]' if ok else '[red]does not answer[/]'}")
     if ok:
-        con.print(f"models: {', '.join(info.get('models') or []) or '(none listed)'}")
-        con.print(f"model used: {info.get('model')}")
+        models = ", ".join(str(m) for m in info.get("models") or [])  # names the server chose: data
+        con.print(f"models: {render.escape(models) if models else '(none listed)'}")
+        con.print(f"model used: {render.escape(str(info.get('model')))}")
         so = info.get("structured_output")
         con.print(f"structured output: {'[green]works[/]' if so else '[yellow]not confirmed[/]'}"
-                  f" (response_format: {info.get('response_format')})")
+                  f" (response_format: {render.escape(str(info.get('response_format')))})")
     if info.get("error"):
         con.print(f"[red]{render.escape(str(info['error']))}[/]")
     return 0 if ok else EXIT_BACKEND

@@ -3,6 +3,12 @@
 Human output goes through these helpers; `--json` output never does (it is written
 with `json.dumps`, one object per line; `check_json` only picks the fields). Nothing here
 imports a solver; `binding_lines` imports the solve layer when it is called.
+
+Text from a formulation or a model is data: `clean()` makes it safe for a rich markup
+string (control characters escaped by `core.text.safe_text`, markup brackets escaped),
+and the consoles of `out()` / `err()` pass every text segment through `safe_text` once
+more, so nothing printed can carry a terminal control sequence. `write_json` writes
+those characters as \\u escapes.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ import sys
 from collections import Counter
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as markup_escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.segment import Segment
 from rich.text import Text
+
+from ..core.text import safe_json, safe_text
 
 MAX_VALUE_ROWS = 200
 ZERO_TOL = 1e-9
@@ -33,13 +42,42 @@ STATUS_STYLE = {
 }
 
 
+class SafeConsole(Console):
+    """A Console whose text segments never carry control characters (rich's own styling and
+    cursor codes are added later, from styles and control segments, so they are kept)."""
+
+    def render(self, renderable, options=None):
+        for seg in super().render(renderable, options):
+            if seg.control is None and seg.text:
+                text = safe_text(seg.text)
+                if text is not seg.text and text != seg.text:
+                    seg = Segment(text, seg.style, seg.control)
+            yield seg
+
+
 def out() -> Console:
     """Console on stdout (created per call so test runners that swap sys.stdout are honoured)."""
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    return SafeConsole(file=sys.stdout, highlight=False, soft_wrap=False)
 
 
 def err() -> Console:
-    return Console(file=sys.stderr, highlight=False, soft_wrap=False)
+    return SafeConsole(file=sys.stderr, highlight=False, soft_wrap=False)
+
+
+def clean(text, newlines: bool = True) -> str:
+    """Data (a name, a sentence, a message that echoes user text) for a rich markup string.
+
+    `newlines=False` for one-line fields (names, sentences in table cells): a newline there
+    is shown as \\n, so a value cannot draw lines of its own into a table."""
+    return markup_escape(safe_text(text, newlines=newlines))
+
+
+escape = clean  # every `render.escape(...)` of the CLI escapes control characters too
+
+
+def plain(text, newlines: bool = False) -> Text:
+    """Data as a rich Text cell (no markup is read from it), control characters escaped."""
+    return Text(safe_text(text, newlines=newlines))
 
 
 def debug() -> bool:
@@ -49,13 +87,18 @@ def debug() -> bool:
 
 def write_json(obj) -> None:
     """One JSON object per line on stdout (non-finite numbers become null)."""
-    sys.stdout.write(json.dumps(json_safe(obj), ensure_ascii=False, allow_nan=False) + "\n")
+    sys.stdout.write(safe_json(json.dumps(json_safe(obj), ensure_ascii=False, allow_nan=False)) + "\n")
     sys.stdout.flush()
 
 
 def json_safe(obj):
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
+    if isinstance(obj, int) and not isinstance(obj, bool) and obj.bit_length() > 14_000:
+        try:  # past Python's 4,300-digit int-to-text limit json.dumps would raise
+            str(obj)
+        except ValueError:
+            return None
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -90,18 +133,18 @@ def fmt(v) -> str:
 
 
 def print_input_error(source: str, message: str) -> None:
-    err().print(f"[bold red]Error:[/] {escape(source)}: {escape(message)}")
+    err().print(f"[bold red]Error:[/] {clean(source)}: {clean(message)}")
 
 
 def print_issues(source: str, issues, console: Console | None = None) -> None:
     """`source: invalid formulation (N problems)` then one `path: message` line per issue."""
     c = console or err()
     n = len(issues)
-    c.print(f"[bold red]Error:[/] {escape(source)}: invalid formulation ({n} problem{'s' if n != 1 else ''}):")
+    c.print(f"[bold red]Error:[/] {clean(source)}: invalid formulation ({n} problem{'s' if n != 1 else ''}):")
     for i in issues:
         path = getattr(i, "path", "")
         msg = getattr(i, "message", str(i))
-        c.print(f"  [cyan]{escape(path)}[/]: {escape(msg)}" if path else f"  {escape(msg)}")
+        c.print(f"  [cyan]{clean(path)}[/]: {clean(msg)}" if path else f"  {clean(msg)}")
 
 
 # --- model summary -------------------------------------------------------------------
@@ -144,7 +187,7 @@ def model_summary(f) -> dict:
 def summary_renderable(f, summary: dict, source: str = "") -> Table:
     """Variables by domain and constraints by template, declared vs. after expanding indices."""
     title = f.name or source or "formulation"
-    t = Table(title=f"Model: {escape(title)}", title_justify="left", header_style="bold")
+    t = Table(title=f"Model: {clean(title, newlines=False)}", title_justify="left", header_style="bold")
     t.add_column("")
     t.add_column("Declared", justify="right")
     t.add_column("Expanded", justify="right")
@@ -175,7 +218,7 @@ def status_renderable(result, agreement=None) -> Panel:
     lines.append("Objective  ", style="dim")
     lines.append(f"{fmt(getattr(result, 'objective', None))}\n")
     lines.append("Solver     ", style="dim")
-    lines.append(f"{getattr(result, 'solver', '') or '-'}\n")
+    lines.append(f"{safe_text(getattr(result, 'solver', '') or '-')}\n")
     lines.append("Time       ", style="dim")
     seconds = getattr(result, "seconds", None)
     lines.append(f"{seconds:.3f} s" if isinstance(seconds, (int, float)) else "-")
@@ -186,17 +229,17 @@ def status_renderable(result, agreement=None) -> Panel:
     message = getattr(result, "message", "")
     if message:
         lines.append("\nMessage    ", style="dim")
-        lines.append(str(message))
+        lines.append(safe_text(message))
     if agreement is not None:
         lines.append("\nCheck      ", style="dim")
         ok = bool(getattr(agreement, "agree", False))
         msg = str(getattr(agreement, "message", "") or "")
         if ok:
-            lines.append(msg or "the solvers agree", style="green")
+            lines.append(safe_text(msg) or "the solvers agree", style="green")
         else:
             lines.append("SOLVERS DISAGREE", style="bold red")
             if msg:
-                lines.append(f": {msg}")
+                lines.append(f": {safe_text(msg)}")
     return Panel(lines, title="Result", title_align="left", border_style=style.replace("bold ", ""), expand=False)
 
 
@@ -219,9 +262,9 @@ def values_renderable(values: dict, f=None) -> Table | Text:
     for label, v in nonzero[:MAX_VALUE_ROWS]:
         base = label.split("[", 1)[0]
         shown = fmt(round(v)) if domains.get(base) in ("integer", "binary") else fmt(v)
-        row = [escape(label), shown]
+        row = [clean(label, newlines=False), shown]
         if any(desc.values()):
-            row.append(escape(desc.get(base, "")))
+            row.append(clean(desc.get(base, ""), newlines=False))
         t.add_row(*row)
     if len(nonzero) > MAX_VALUE_ROWS:
         t.caption = f"... and {len(nonzero) - MAX_VALUE_ROWS} more nonzero values (use --json for all)"
@@ -241,7 +284,7 @@ def check_json(agreement) -> dict:
 def print_check(console: Console, agreement) -> None:
     """One line per backend of a --check: `solver: status, objective X`."""
     for r in agreement.results.values():
-        console.print(f"  [dim]{escape(r.solver)}:[/] {r.status}, objective {fmt(r.objective)}")
+        console.print(f"  [dim]{clean(r.solver)}:[/] {r.status}, objective {fmt(r.objective)}")
 
 
 def binding_lines(f, result) -> list[str] | None:
@@ -261,7 +304,7 @@ def binding_lines(f, result) -> list[str] | None:
 
 
 def binding_renderable(lines: list[str]) -> Panel:
-    body = Text("\n".join(f"• {ln}" for ln in lines)) if lines else Text("No binding constraints.", style="dim")
+    body = Text("\n".join(f"• {safe_text(ln)}" for ln in lines)) if lines else Text("No binding constraints.", style="dim")
     return Panel(body, title="Binding constraints and shadow prices", title_align="left", expand=False)
 
 
@@ -278,8 +321,9 @@ def iis_renderable(iis: list) -> Table | Text:
         source = _get(m, "source", "") or ""
         rows = _get(m, "rows", []) or []
         shown_rows = ", ".join(str(r) for r in rows[:5]) + (f", ... (+{len(rows) - 5})" if len(rows) > 5 else "")
-        t.add_row(escape(str(constraint)), escape(source) if source else "[dim](no source sentence)[/]",
-                  escape(shown_rows))
+        t.add_row(clean(constraint, newlines=False),
+                  clean(source, newlines=False) if source else "[dim](no source sentence)[/]",
+                  clean(shown_rows, newlines=False))
     return t
 
 

@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.formulation import Formulation
+from ..core.io import iter_lines, limit, open_input, too_large_message
+from ..core.text import safe_json
 
 __all__ = [
     "ImportedProblem",
@@ -613,17 +615,31 @@ def _constraint(r: _Record, c: dict, k: int, where: str) -> dict:
 def _iter_records(path_or_records) -> Iterable[tuple[str, Any]]:
     """(id, record) pairs from a JSONL path, a list of {id: record} dicts, or one {id: record} dict."""
     if isinstance(path_or_records, (str, Path)):
+        # streamed one line at a time, each capped (core.io): /dev/zero or a huge file cannot exhaust memory
         p = Path(path_or_records)
-        with p.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
+        fh, _, source = open_input(p)
+        with fh:
+            for lineno, raw in iter_lines(fh, source=source):
+                where = f"{p.name}:{lineno}"
+                if raw is None:
+                    yield where, ConversionError(f"line {lineno}: {too_large_message(limit(), 'line')}")
+                    continue
+                try:
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                except UnicodeDecodeError as e:
+                    yield where, ConversionError(f"line {lineno}: not UTF-8 text (invalid byte at column {e.start + 1})")
+                    continue
                 if not line.strip():
                     continue
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as e:
-                    yield f"{p.name}:{lineno}", ConversionError(f"line {lineno}: invalid JSON: {e.msg}")
+                    yield where, ConversionError(f"line {lineno}: invalid JSON: {e.msg}")
                     continue
-                yield from _items(obj, f"{p.name}:{lineno}")
+                except (ValueError, RecursionError) as e:  # e.g. an integer past 4,300 digits
+                    yield where, ConversionError(f"line {lineno}: invalid JSON: {str(e)[:200]}")
+                    continue
+                yield from _items(obj, where)
         return
     if isinstance(path_or_records, dict):
         yield from _items(path_or_records, "record")
@@ -636,7 +652,11 @@ def _items(obj, where: str) -> Iterable[tuple[str, Any]]:
     if isinstance(obj, tuple) and len(obj) == 2:
         yield str(obj[0]), obj[1]
     elif isinstance(obj, dict) and "document" in obj and "vars" in obj:
-        yield str(obj.get("id", where)), obj  # a bare record
+        try:
+            rid = str(obj.get("id", where))
+        except ValueError:  # an integer id past 4,300 digits
+            rid = where
+        yield rid, obj  # a bare record
     elif isinstance(obj, dict) and obj:
         for rid, rec in obj.items():
             yield str(rid), rec
@@ -667,7 +687,8 @@ def write_jsonl(problems: Iterable[ImportedProblem], out_path: str | Path) -> in
     n = 0
     with p.open("w", encoding="utf-8") as fh:
         for prob in problems:
-            fh.write(json.dumps(prob.to_json(), ensure_ascii=False) + "\n")
+            # safe_json: control characters and lone surrogates as \u escapes (same data, always encodable)
+            fh.write(safe_json(json.dumps(prob.to_json(), ensure_ascii=False)) + "\n")
             n += 1
     return n
 
@@ -675,8 +696,12 @@ def write_jsonl(problems: Iterable[ImportedProblem], out_path: str | Path) -> in
 def read_jsonl(path: str | Path) -> list[ImportedProblem]:
     """Read back what `write_jsonl` wrote."""
     out = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for line in fh:
+    fh, _, source = open_input(Path(path))
+    with fh:
+        for lineno, raw in iter_lines(fh, source=source):
+            if raw is None:
+                raise ValueError(f"{source}:{lineno}: {too_large_message(limit(), 'line')}")
+            line = raw.decode("utf-8")
             if not line.strip():
                 continue
             obj = json.loads(line)

@@ -500,8 +500,11 @@ def load_file(
     ``answer=None`` instead.
     """
     p = Path(path)
-    if not p.is_file():
-        raise DatasetError(f"no such file: {p}")
+    from ..core.io import path_problem
+
+    problem = path_problem(p)  # say what it is: a directory, a symlink loop, permission denied, ...
+    if problem:
+        raise DatasetError(f"{p}: {problem}")
     rows = _read_records(p)
     dict_rows = [r for _, r in rows if isinstance(r, dict)]
     if not dict_rows:

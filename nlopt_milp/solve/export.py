@@ -38,6 +38,7 @@ from ..core import expr as E
 from ..core.formulation import Formulation
 from ..core.ground import Data
 from ..core.templates import CATALOG, emit as emit_template, instances, linearize, render
+from ..core.text import safe_text
 
 FORMATS = ("pyomo", "lp", "mps", "latex", "markdown")
 
@@ -551,12 +552,18 @@ _LATEX_SPECIAL = {
 
 
 def _tex(text: str) -> str:
-    """Free text for LaTeX text mode: specials escaped, one line."""
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in _one_line(str(text)))
+    """Free text for LaTeX text mode: control characters made visible, specials escaped, one line."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in safe_text(_one_line(str(text))))
+
+
+def _tex_literal(text: str) -> str:
+    """A set element's text, kept distinct: newlines and tabs shown as \\n and \\t, not collapsed
+    (a raw blank line would end the `align*` environment)."""
+    return safe_text(str(text), newlines=False)
 
 
 def _tex_comment(text: str) -> str:
-    return "% " + _one_line(str(text))
+    return "% " + safe_text(_one_line(str(text)))
 
 
 def _tex_name(name: str) -> str:
@@ -566,7 +573,7 @@ def _tex_name(name: str) -> str:
 def _tex_elem(e) -> str:
     if isinstance(e, (int, float)) and not isinstance(e, bool):
         return str(e)
-    return r"\text{" + _tex(str(e)) + "}"
+    return r"\text{" + "".join(_LATEX_SPECIAL.get(ch, ch) for ch in _tex_literal(e)) + "}"
 
 
 def _tex_num(v: float) -> str:
@@ -620,7 +627,9 @@ def _map_str(n: E.Node, fn) -> E.Node:
 def _tex_expr(n: E.Node) -> str:
     """`expr.to_latex`, with LaTeX specials in quoted elements escaped (it escapes only `_`)."""
     if E.to_latex(E.Str("&")) == r"\text{&}":
-        n = _map_str(n, lambda t: "".join(_LATEX_SPECIAL.get(ch, ch) if ch != "_" else ch for ch in _one_line(t)))
+        n = _map_str(n, lambda t: "".join(_LATEX_SPECIAL.get(ch, ch) if ch != "_" else ch for ch in _tex_literal(t)))
+    else:  # expr escapes the specials; newlines and control characters are ours to make visible
+        n = _map_str(n, _tex_literal)
     return E.to_latex(n)
 
 
@@ -754,14 +763,14 @@ def to_latex(f: Formulation) -> str:
 
 
 def _md(text: str) -> str:
-    """Free text in a table cell: one line, pipes and HTML escaped."""
-    return (_one_line(str(text)).replace("\\", "\\\\").replace("|", "\\|")
+    """Free text in a table cell: one line, control characters visible, pipes and HTML escaped."""
+    return (safe_text(_one_line(str(text))).replace("\\", "\\\\").replace("|", "\\|")
             .replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def _code(text: str) -> str:
     """An inline code span that survives backticks and pipes inside a table."""
-    s = _one_line(str(text)).replace("|", "\\|")
+    s = safe_text(_one_line(str(text))).replace("|", "\\|")
     if not s:
         return ""
     run = longest = 0
