@@ -195,7 +195,7 @@ def test_control_chars_markup_in_data_is_printed_as_text(tmp_path):
 
 
 def test_control_chars_json_output_escapes_c1_and_bidi(tmp_path):
-    s = "\x9b2J\u202e\u2066\x7f\ud800"
+    s = "\x9b2J\u202e\u2066\x7f"  # (a lone surrogate is refused at load: test_lone_surrogate_cli_*)
     r = run_cli("solve", "-f", write(tmp_path / "m.json", formulation(s)), "--json")
     assert r.returncode == 0
     assert_clean(r.stdout, r.stderr)
@@ -372,7 +372,7 @@ def test_jsonl_bad_line_does_not_stop_batch(tmp_path):
         assert [d["source"] for d in out] == [f"{path}:{k}" for k in range(1, 8)]
         ok = [d.get("status") == "optimal" or d.get("valid") is True for d in out]
         assert ok[0] and ok[6] and not any(ok[1:5]), out
-        assert "a number with more than 4,300 digits" in out[1]["issues"][0]["message"]
+        assert re.search(r"(more than 4,300|about \d+) digits", out[1]["issues"][0]["message"])
         assert "not UTF-8" in out[4]["issues"][0]["message"]
         assert_clean(r.stdout, r.stderr)
     human = run_cli("solve", "-f", path)
