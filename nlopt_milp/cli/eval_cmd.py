@@ -150,7 +150,7 @@ def run_cmd(
         check_trace_dir(trace, loaded.samples, resume or overwrite)
         log = open_log(out, header, resume=resume, overwrite=overwrite, force=force)
     except LogError as e:
-        render.print_input_error(str(out) if not str(e).startswith("--trace") else "--trace", str(e))
+        render.print_input_error(e.path, e.reason)
         raise typer.Exit(EXIT_INVALID)
     except LogWriteError as e:
         err.print(f"[bold red]Error:[/] {render.escape(str(e))}")

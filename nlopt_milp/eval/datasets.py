@@ -430,10 +430,32 @@ def _read_records(path: Path) -> list[tuple[int, Any]]:
         raise
     except Exception as exc:
         kind = "parquet" if builder == "parquet" else "JSON / JSON Lines"
-        raise DatasetError(f"{path} is not a valid {kind} file ({_cause(exc)})") from exc
+        where = _first_bad_json_line(path) if builder == "json" else None
+        raise DatasetError(f"{path} is not a valid {kind} file ({where or _cause(exc)})") from exc
     if not rows:
         raise DatasetError(f"{path} holds no records")
     return [(i + 1, row) for i, row in enumerate(rows)]
+
+
+def _first_bad_json_line(path: Path) -> str | None:
+    """Where a JSON Lines file stops parsing, for the error message (the parser only says
+    "row 1" of some block). The file is within the size limit."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return str(exc)
+    try:
+        json.loads(text)
+        return None  # one JSON document: the loader's own message says what is wrong
+    except (ValueError, RecursionError):
+        pass
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                json.loads(line)
+            except (ValueError, RecursionError) as exc:
+                return f"line {lineno}: invalid JSON: {str(exc)[:200]}"
+    return None
 
 
 def _sha256_file(path: Path) -> str:
@@ -445,13 +467,14 @@ def _sha256_file(path: Path) -> str:
 
 
 def content_sha256(rows: Iterable[tuple[int, Any]]) -> str:
-    """The version of a benchmark: a hash of all its records in order, the same for a file and
-    its hub copy (a JSON list and a JSON Lines file with the same records hash alike)."""
-    h = hashlib.sha256()
-    for _, row in rows:
-        h.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
-        h.update(b"\n")
-    return h.hexdigest()
+    """The version of a benchmark: a hash of the set of its records, the same for a file and its
+    hub copy, in any format and order (a reordered copy holds the same problems)."""
+    digests = sorted(
+        hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+                       .encode("utf-8", "surrogatepass")).hexdigest()
+        for _, row in rows
+    )
+    return hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
 
 
 def problem_id(benchmark: str, question: str, occurrence: int = 1) -> str:

@@ -37,7 +37,11 @@ IDENTITY = ("benchmark", "dataset_sha256", "backend", "model", "prompt_version",
 
 
 class LogError(Exception):
-    """The log cannot be used as asked; the message says what to do (exit 2)."""
+    """The log cannot be used as asked; `reason` says why and what to do (exit 2)."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
 
 
 class LogWriteError(Exception):
@@ -106,11 +110,11 @@ class EvalLog:
         self.close()
 
 
-def _describe(path: Path, st: os.stat_result) -> str | None:
+def _describe(st: os.stat_result) -> str | None:
     if stat.S_ISDIR(st.st_mode):
-        return f"{path} is a directory; give a file for --out"
+        return "is a directory; give a file for --out"
     if not stat.S_ISREG(st.st_mode):
-        return f"{path} is not a regular file (a device, FIFO or socket); give a file for --out"
+        return "is not a regular file (a device, FIFO or socket); give a file for --out"
     return None
 
 
@@ -124,14 +128,14 @@ def _open_fd(path: Path) -> tuple[int, bool]:
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise LogError(f"{path}: {_os_reason(exc)}") from exc
-    problem = _describe(path, st)
+        raise LogError(path, _os_reason(exc)) from exc
+    problem = _describe(st)
     if problem:
-        raise LogError(problem)
+        raise LogError(path, problem)
     try:
         return os.open(path, flags), False
     except OSError as exc:
-        raise LogError(f"{path}: {_os_reason(exc)}") from exc
+        raise LogError(path, _os_reason(exc)) from exc
 
 
 def _os_reason(exc: OSError) -> str:
@@ -154,14 +158,13 @@ def _read_existing(path: Path, fd: int) -> tuple[dict | None, set[str], int]:
             obj = None
         if k == 0:
             if not (isinstance(obj, dict) and obj.get("type") == "header"):
-                raise LogError(f"{path} is not an nlopt eval log (its first line is not a header); "
-                               "give another --out")
+                raise LogError(path, "is not an nlopt eval log (its first line is not a header); give another --out")
             header = obj
             continue
         if isinstance(obj, dict) and obj.get("type") == "result" and obj.get("problem_id") is not None:
             done.add(str(obj["problem_id"]))
     if header is None and raw.strip():
-        raise LogError(f"{path} is not an nlopt eval log (no complete header line); give another --out")
+        raise LogError(path, "is not an nlopt eval log (no complete header line); give another --out")
     return header, done, good_end
 
 
@@ -179,16 +182,16 @@ def open_log(path: str | os.PathLike, header: dict, *, resume: bool = False, ove
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise LogError(f"{path} is in use by another nlopt eval run (it holds the lock); "
-                       "wait for it to finish or give another --out") from None
+        raise LogError(path, "is in use by another nlopt eval run (it holds the lock); "
+                             "wait for it to finish or give another --out") from None
     try:
         size = os.fstat(fd).st_size
         if size and overwrite:
             os.ftruncate(fd, 0)  # the user asked for it; done under the lock
             size = 0
         if size and not resume:
-            raise LogError(f"{path} already exists and is not empty; "
-                           "use --resume to continue it or --overwrite to replace it")
+            raise LogError(path, "already exists and is not empty; "
+                                 "use --resume to continue it or --overwrite to replace it")
         log = EvalLog(path, fd, header)
         if not size:
             log.append({"type": "header", **header})
@@ -200,8 +203,8 @@ def open_log(path: str | os.PathLike, header: dict, *, resume: bool = False, ove
             return log
         diff = mismatches(old, header)
         if diff and not force:
-            raise LogError(f"{path} is the log of another run ({'; '.join(diff)}); resuming would mix "
-                           "incomparable results: give another --out, or --force to resume anyway")
+            raise LogError(path, f"is the log of another run ({'; '.join(diff)}); resuming would mix "
+                                 "incomparable results: give another --out, or --force to resume anyway")
         if good_end != size:
             os.ftruncate(fd, good_end)  # a torn last line of a killed run of this log
         log.header, log.done = old, done

@@ -132,6 +132,7 @@ def record(sample: Sample, outcome: Outcome | None, error: str | None, seconds: 
             "formulation": s.formulation.model_dump(exclude={"problem"}) if s.formulation else None,
             "raw": None if s.formulation else s.raw[:4000],
             "status": r.status if r is not None else None,
+            "solver": r.solver if r is not None else None,
             "objective": r.objective if r is not None else None,
             "repairs": s.repairs,
             "error": "; ".join(s.errors)[:1000] if s.errors else (r.message if failed else None),
@@ -226,10 +227,10 @@ def check_trace_dir(trace_dir: Path | None, samples: list[Sample], replace: bool
     if trace_dir is None or replace:
         return
     if trace_dir.exists() and not trace_dir.is_dir():
-        raise LogError(f"--trace {trace_dir}: not a directory")
+        raise LogError(f"--trace {trace_dir}", "is not a directory")
     taken = [s.problem_id for s in samples if (trace_dir / trace_name(s.problem_id)).exists()]
     if taken:
-        raise LogError(f"--trace {trace_dir} already holds traces of {len(taken)} problem(s) of this run "
+        raise LogError(f"--trace {trace_dir}", f"already holds traces of {len(taken)} problem(s) of this run "
                        f"(e.g. {trace_name(taken[0])}); use --resume or --overwrite, or another directory")
 
 
