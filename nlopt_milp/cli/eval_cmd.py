@@ -118,7 +118,13 @@ def run_cmd(
         raise typer.BadParameter("--force only applies with --resume", param_hint="'--force'")
     import asyncio
 
-    from ..eval.log import LogError, LogWriteError, open_log
+    from ..eval.log import LogError, LogWriteError, check_log_target, open_log
+
+    try:
+        check_log_target(out, resume=resume, overwrite=overwrite)  # before loading or asking anything
+    except LogError as e:
+        render.print_input_error(e.path, e.reason)
+        raise typer.Exit(EXIT_INVALID)
     from ..eval.runner import EvalOptions, check_trace_dir, provenance, run_eval
     from ..eval.scoring import summarize
     from ..eval.report import read_log, render_terminal
@@ -246,7 +252,6 @@ def gold_cmd(
     from ..eval.gold import gold_records, write_log
     from ..eval.report import render_terminal
 
-    loaded = _load_samples(None, str(file), question_field, answer_field, None, None)
     if out:
         from ..core.files import check_output_target
 
@@ -255,6 +260,7 @@ def gold_cmd(
         except OSError as e:
             render.print_input_error(str(out), f"cannot write: {e.strerror or e}")
             raise typer.Exit(EXIT_INVALID)
+    loaded = _load_samples(None, str(file), question_field, answer_field, None, None)
     try:
         lines = formulations.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:

@@ -168,6 +168,23 @@ def _read_existing(path: Path, fd: int) -> tuple[dict | None, set[str], int]:
     return header, done, good_end
 
 
+def check_log_target(path: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> None:
+    """The checks of :func:`open_log` that need no header, to refuse before any work is done
+    (`open_log` repeats them under the lock)."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise LogError(path, _os_reason(exc)) from exc
+    problem = _describe(st)
+    if problem:
+        raise LogError(path, problem)
+    if st.st_size and not (resume or overwrite):
+        raise LogError(path, "already exists and is not empty; use --resume to continue it or --overwrite to replace it")
+
+
 def open_log(path: str | os.PathLike, header: dict, *, resume: bool = False, overwrite: bool = False,
              force: bool = False) -> EvalLog:
     """Open the log of a session: a new one, a resumed one, or (``overwrite``) a replaced one.
