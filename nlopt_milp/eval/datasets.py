@@ -8,7 +8,8 @@ ground truth could not be used, with the reason):
   fails fast with a :class:`DatasetError` that names ``--file`` and the matching local file
   under ``../shared/benchmarks`` when there is one.
 * :func:`load_file` — a local JSON list, JSON Lines (also when named ``.json``), or parquet file,
-  recognising the field conventions ``en_question``/``en_answer`` (ORLM / OptMATH),
+  read by the same ``datasets.load_dataset`` (builders ``json`` / ``parquet``) after
+  :func:`check_input_file` (what the path is; the size limit), recognising the field conventions ``en_question``/``en_answer`` (ORLM / OptMATH),
   ``question``/``answer`` (LLMOPT) and ``Question``/``Answer`` (Mamo), or explicit fields.
 
 Ground truths are normalised by :func:`normalize_answer`: numbers and numeric strings
@@ -346,7 +347,7 @@ def normalize_answer(raw: Any) -> float | Literal["infeasible"]:
 
 MAX_BENCHMARK_BYTES = int(os.environ.get("NLOPT_MAX_BENCHMARK_BYTES", 256 * 2**20))
 """Largest benchmark file read with ``--file`` (default 256 MiB; the largest shared file is
-0.7 MB). Raise it with the environment variable NLOPT_MAX_BENCHMARK_BYTES."""
+0.75 MB). Raise it with the environment variable NLOPT_MAX_BENCHMARK_BYTES."""
 
 _WRAPPER_KEYS = ("data", "examples", "problems", "records", "test", "train")
 

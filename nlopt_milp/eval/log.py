@@ -214,7 +214,7 @@ def open_log(path: str | os.PathLike, header: dict, *, resume: bool = False, ove
             log.append({"type": "header", **header})
             return log
         old, done, good_end = _read_existing(path, fd)
-        if old is None:  # only a torn first line: a run killed while writing its header
+        if old is None:  # blank lines only: nothing to keep
             os.ftruncate(fd, 0)
             log.append({"type": "header", **header})
             return log
