@@ -67,7 +67,10 @@ def open_new_output(path: str | os.PathLike, overwrite: bool = False, *, binary:
     target = Path(path)
     check_output_target(target, overwrite, hint)
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
+    except OSError as e:  # name the file the user asked for, not our temporary one
+        raise OSError(e.errno, e.strerror, str(target)) from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
             yield fh
@@ -79,9 +82,11 @@ def open_new_output(path: str | os.PathLike, overwrite: bool = False, *, binary:
             os.replace(tmp, target)
         else:
             _move_to_new(tmp, target, hint)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, OutputExists) and e.filename in (tmp, None):
+            raise OSError(e.errno, e.strerror, str(target)) from e  # e.g. the disk is full
         raise
 
 
