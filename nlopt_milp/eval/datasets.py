@@ -420,7 +420,7 @@ def _read_records(path: Path) -> list[tuple[int, Any]]:
     parse is refused whole: a benchmark with a damaged line is not the benchmark.
     """
     builder = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "json"
-    hf = _import_datasets(offline=True)  # a local file needs no network
+    hf = _import_datasets(offline=False)  # a local file needs no network; the hub's mode stays as it is
     try:
         rows = _rows_of(hf.load_dataset(builder, data_files=str(path), split="train"))
         if builder == "json" and len(rows) == 1 and len(rows[0]) == 1:
@@ -430,9 +430,10 @@ def _read_records(path: Path) -> list[tuple[int, Any]]:
     except DatasetError:
         raise
     except Exception as exc:
-        kind = "parquet" if builder == "parquet" else "JSON / JSON Lines"
         where = _first_bad_json_line(path) if builder == "json" else None
-        raise DatasetError(f"{path} is not a valid {kind} file ({where or _cause(exc)})") from exc
+        if where:
+            raise DatasetError(f"{path} is not valid JSON / JSON Lines ({where})") from exc
+        raise DatasetError(f"cannot load {path} as {builder} ({_cause(exc)})") from exc
     if not rows:
         raise DatasetError(f"{path} holds no records")
     return [(i + 1, row) for i, row in enumerate(rows)]

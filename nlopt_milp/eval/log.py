@@ -183,6 +183,16 @@ def check_log_target(path: str | os.PathLike, *, resume: bool = False, overwrite
         raise LogError(path, problem)
     if st.st_size and not (resume or overwrite):
         raise LogError(path, "already exists and is not empty; use --resume to continue it or --overwrite to replace it")
+    if st.st_size and resume:
+        first = b""
+        try:
+            with open(path, "rb") as fh:
+                first = fh.readline(1 << 20)
+            obj = json.loads(first) if first.endswith(b"\n") else None
+        except (OSError, ValueError):
+            obj = None
+        if not (isinstance(obj, dict) and obj.get("type") == "header") and first.strip():
+            raise LogError(path, "is not an nlopt eval log (its first line is not a header); give another --out")
 
 
 def open_log(path: str | os.PathLike, header: dict, *, resume: bool = False, overwrite: bool = False,
