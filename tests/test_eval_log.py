@@ -425,3 +425,25 @@ def test_file_that_is_not_a_file_is_named(tmp_path, server):
     damaged.write_text(big.read_text(encoding="utf-8") + '{"question": "q", "ans\n', encoding="utf-8")
     with pytest.raises(DatasetError, match="line 5: invalid JSON"):
         load_file(damaged)
+
+
+def test_hub_offline_through_environment(tmp_path):
+    """With the hub unreachable, offline mode reaches `datasets` through its documented variables,
+    set before it is imported (the library's own constants say so), and the load fails fast."""
+    code = ("import os\n"
+            "from nlopt_milp.eval.datasets import DatasetError, load_benchmark\n"
+            "try:\n"
+            "    load_benchmark('nl4opt', probe_timeout=1)\n"
+            "except DatasetError as e:\n"
+            "    print('error:', e)\n"
+            "import datasets.config, huggingface_hub.constants\n"
+            "print(os.environ['HF_DATASETS_OFFLINE'], datasets.config.HF_HUB_OFFLINE,\n"
+            "      huggingface_hub.constants.HF_HUB_OFFLINE)\n")
+    e = env(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HTTPS_PROXY", "https_proxy",
+                "ALL_PROXY", "all_proxy"):
+        e.pop(var, None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=e, timeout=120)
+    out = proc.stdout.splitlines()
+    assert out[0].startswith("error:") and "--file" in out[0], proc.stdout + proc.stderr
+    assert out[-1] == "1 True True"
