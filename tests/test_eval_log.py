@@ -447,3 +447,16 @@ def test_hub_offline_through_environment(tmp_path):
     out = proc.stdout.splitlines()
     assert out[0].startswith("error:") and "--file" in out[0], proc.stdout + proc.stderr
     assert out[-1] == "1 True True"
+
+
+def test_disk_full_output_file(tmp_path):
+    """Any output file: a full disk is said so (exit 74) and leaves neither a half file nor a temporary one."""
+    out = tmp_path / "model.md"
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    proc = nlopt("emit", ROOT / "examples" / "knapsack.json", "--to", "markdown", "-o", out, preexec_fn=small_files)
+    assert proc.returncode == 74, proc.stderr
+    assert f"{out}: cannot write: File too large" in " ".join(proc.stderr.split())
+    assert list(tmp_path.iterdir()) == []

@@ -27,7 +27,7 @@ from .. import __version__
 from . import render
 from . import llm_cmds as L
 from .eval_cmd import eval_app
-from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_SOLVER
+from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO, EXIT_OK, EXIT_SOLVER
 from .inputs import InputError, Record, load_records
 
 app = typer.Typer(
@@ -67,6 +67,12 @@ class EmitFormat(str, enum.Enum):
     mps = "mps"
     latex = "latex"
     markdown = "markdown"
+
+
+def _disk_full(e: OSError) -> bool:
+    from ..core.files import is_disk_full
+
+    return is_disk_full(e)
 
 
 def _version_callback(value: bool) -> None:
@@ -369,7 +375,7 @@ def emit(
         write_new_output(output, data, overwrite)
     except OSError as e:
         render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_IO if _disk_full(e) else EXIT_INVALID)
     render.err().print(f"Wrote {to.value} to {render.escape(str(output))}")
 
 
@@ -397,7 +403,7 @@ def schema(
         write_new_output(output, text, overwrite)
     except OSError as e:
         render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_IO if _disk_full(e) else EXIT_INVALID)
 
 
 # --- data ----------------------------------------------------------------------------
@@ -440,7 +446,7 @@ def import_nl4opt_cmd(
         write_jsonl(problems, output, overwrite=overwrite)
     except OSError as e:
         render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_IO if _disk_full(e) else EXIT_INVALID)
     failed = [p for p in problems if not getattr(p, "ok", getattr(p, "formulation", None) is not None)]
     con = render.out()
     con.print(f"Read {len(problems)} record{'s' if len(problems) != 1 else ''}: "

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from . import render
-from .exit_codes import EXIT_BACKEND, EXIT_INVALID, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
+from .exit_codes import EXIT_BACKEND, EXIT_INVALID, EXIT_IO, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
 
 MAX_PROBLEM_CHARS = 100_000
 
@@ -206,8 +206,10 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
     try:
         _write_side_files(outcome, trace, save_formulation, emit_pyomo, overwrite)
     except OSError as e:  # e.g. -o into a missing directory: a message, not a traceback
+        from ..core.files import is_disk_full
+
         render.print_input_error(str(e.filename or "output"), f"cannot write: {e.strerror or e}")
-        return EXIT_INVALID
+        return EXIT_IO if is_disk_full(e) else EXIT_INVALID
     best = outcome.best
     result = best.result
     agreement = None
