@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scripted_server import Reply, ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,6 +315,22 @@ def test_header_provenance_round_trips(options_run, tmp_path):
     assert {s.problem_id for s in other} >= {r["problem_id"] for r in records}
     changed = load_file(write_bench(tmp_path / "bench.jsonl", CAPS_A[:-1]))
     assert changed.dataset_sha256 != header["dataset_sha256"]
+    pid = records[1]["problem_id"]
+    assert [s.problem_id for s in load_file(bench, ids=[pid])] == [pid]  # --ids takes stable ids too
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1), st.lists(st.sampled_from([" ", "\n", "\t", "  "]), min_size=1, max_size=5))
+def test_problem_id_ignores_layout_only(text, blanks):
+    from nlopt_milp.eval.datasets import problem_id
+
+    words = text.split()
+    if not words:
+        return
+    respaced = blanks[0] + "".join(w + blanks[i % len(blanks)] for i, w in enumerate(words))
+    assert problem_id("b", text) == problem_id("b", respaced)
+    assert problem_id("b", text) != problem_id("b", text + " x")
+    assert problem_id("b", text) != problem_id("c", text) and problem_id("b", text, 2) != problem_id("b", text)
 
 
 def test_eval_solve_options(options_run, baseline, server, tmp_path):
@@ -460,3 +478,15 @@ def test_disk_full_output_file(tmp_path):
     assert proc.returncode == 74, proc.stderr
     assert f"{out}: cannot write: File too large" in " ".join(proc.stderr.split())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_refuses_a_log_of_an_older_format(tmp_path):
+    from nlopt_milp.eval.log import LogError, open_log
+
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"type": "header", "benchmark": "nl4opt", "model": "m"}\n{"type": "result", "id": "1"}\n',
+                   encoding="utf-8")
+    before = log.read_bytes()
+    with pytest.raises(LogError, match="older nlopt"):
+        open_log(log, {"format": 2, "benchmark": "nl4opt", "model": "m", "dataset_sha256": "ab"}, resume=True)
+    assert log.read_bytes() == before

@@ -229,6 +229,9 @@ def open_log(path: str | os.PathLike, header: dict, *, resume: bool = False, ove
             log.append({"type": "header", **header})
             return log
         diff = mismatches(old, header)
+        if diff and not force and old.get("format") is None:
+            raise LogError(path, "was written by an older nlopt (no stable problem ids or dataset hash), so "
+                                 "it cannot be resumed; give another --out")
         if diff and not force:
             raise LogError(path, f"is the log of another run ({'; '.join(diff)}); resuming would mix "
                                  "incomparable results: give another --out, or --force to resume anyway")
