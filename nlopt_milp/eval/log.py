@@ -125,6 +125,8 @@ def _open_fd(path: Path) -> tuple[int, bool]:
         return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
     except FileExistsError:
         pass
+    except OSError as exc:
+        raise LogError(path, _os_reason(exc)) from exc
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -202,8 +204,10 @@ def open_log(path: str | os.PathLike, header: dict, *, resume: bool = False, ove
     The returned log is locked and ends with a newline; its header is written when it is new.
     """
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LogError(path, f"cannot create its directory: {_os_reason(exc)}") from exc
     fd, created = _open_fd(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
