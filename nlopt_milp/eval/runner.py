@@ -224,10 +224,15 @@ async def run_eval(
 
 def check_trace_dir(trace_dir: Path | None, samples: list[Sample], replace: bool) -> None:
     """Refuse (LogError) to start a run whose traces would replace files not written for this log."""
-    if trace_dir is None or replace:
+    if trace_dir is None:
         return
-    if trace_dir.exists() and not trace_dir.is_dir():
-        raise LogError(f"--trace {trace_dir}", "is not a directory")
+    try:
+        trace_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "is not a directory" if trace_dir.exists() else (exc.strerror or str(exc))
+        raise LogError(f"--trace {trace_dir}", reason) from exc
+    if replace:
+        return
     taken = [s.problem_id for s in samples if (trace_dir / trace_name(s.problem_id)).exists()]
     if taken:
         raise LogError(f"--trace {trace_dir}", f"already holds traces of {len(taken)} problem(s) of this run "
