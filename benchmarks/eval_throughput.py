@@ -77,7 +77,7 @@ def run(samples, replies, delay: float, concurrency: int, log: Path, pool) -> fl
         backend = OpenAIBackend(urls.get(timeout=60), timeout=60)
         opts = EvalOptions(mode="single", max_repairs=0, concurrency=concurrency)
         t0 = time.perf_counter()
-        records = asyncio.run(run_eval(samples, backend, log, opts, {"bench": True}, executor=pool))
+        records = asyncio.run(run_eval(samples, backend, log, opts, {"bench": True}, executor=pool, overwrite=True))
         seconds = time.perf_counter() - t0
     finally:
         stop.set()

@@ -25,7 +25,7 @@ import pytest
 from scripted_server import Reply, ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(os.environ.get("NLOPT_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 ANSWERS = SHARED / "benchmarks" / "optmath" / "NL4OPT.json"
 PART_A = SHARED / "nl4opt" / "test_part_a.jsonl"
 needs_shared = pytest.mark.skipif(not (ANSWERS.is_file() and PART_A.is_file()),
@@ -262,8 +262,8 @@ def check_numbers(summary: dict, expected: dict) -> None:
 def check_log(log: Path, plan) -> list[dict]:
     lines = read_lines(log)  # every line parses
     assert lines[0]["type"] == "header"
-    assert [x["type"] for x in lines[1:]] == ["result"] * len(plan)
-    results = lines[1:]
+    results = [x for x in lines[1:] if x["type"] != "resume"]  # a resumed session starts with a resume line
+    assert [x["type"] for x in results] == ["result"] * len(plan)
     ids = [r["id"] for r in results]
     assert sorted(ids, key=int) == [p.id for p in plan]  # one line per problem, no duplicates
     return results
@@ -579,20 +579,22 @@ def test_samples_pass_at_k_and_maj_at_k(plan, tmp_path):
 
 def test_resume_of_a_log_killed_before_its_first_result(tmp_path):
     """A run killed before any problem finished leaves a header (maybe with a torn line after it);
-    resuming cuts the torn line and does not write a second header."""
+    resuming cuts the torn line and does not write a second header (a `resume` line instead)."""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
     from nlopt_milp.eval.runner import EvalOptions, run_eval
 
     log = tmp_path / "log.jsonl"
-    header = '{"type": "header", "benchmark": "nl4opt", "model": "m"}\n'
-    log.write_text(header + '{"type": "result", "id": "1", "sam', encoding="utf-8")
+    with ThreadPoolExecutor(1) as pool:  # a new log gets its header, also with --resume
+        asyncio.run(run_eval([], object(), log, EvalOptions(), {"benchmark": "nl4opt"}, resume=True, executor=pool))
+    header = log.read_text(encoding="utf-8")
+    assert [json.loads(line)["type"] for line in header.splitlines()] == ["header"]
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write('{"type": "result", "id": "1", "sam')
     with ThreadPoolExecutor(1) as pool:
         written = asyncio.run(run_eval([], object(), log, EvalOptions(), {"benchmark": "nl4opt"}, resume=True,
                                        executor=pool))
-    assert written == [] and log.read_text(encoding="utf-8") == header
-    log.unlink()
-    with ThreadPoolExecutor(1) as pool:  # a new log still gets its header
-        asyncio.run(run_eval([], object(), log, EvalOptions(), {"benchmark": "nl4opt"}, resume=True, executor=pool))
-    assert [json.loads(line)["type"] for line in log.read_text(encoding="utf-8").splitlines()] == ["header"]
+    text = log.read_text(encoding="utf-8")
+    assert written == [] and text.startswith(header)
+    assert [json.loads(line)["type"] for line in text.splitlines()] == ["header", "resume"]

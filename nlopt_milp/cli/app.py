@@ -28,7 +28,7 @@ from .. import __version__
 from . import render
 from . import llm_cmds as L
 from .eval_cmd import eval_app
-from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_SOLVER
+from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO, EXIT_OK, EXIT_SOLVER
 from ..core.text import safe_text
 from .inputs import InputError, Record, iter_records
 
@@ -69,6 +69,12 @@ class EmitFormat(str, enum.Enum):
     mps = "mps"
     latex = "latex"
     markdown = "markdown"
+
+
+def _disk_full(e: OSError) -> bool:
+    from ..core.files import is_disk_full
+
+    return is_disk_full(e)
 
 
 def _version_callback(value: bool) -> None:
@@ -265,6 +271,7 @@ def solve(
     trace: L.TraceOpt = None,
     save_formulation: L.SaveFormulationOpt = None,
     emit_pyomo: L.EmitPyomoOpt = None,
+    overwrite: L.OverwriteOpt = False,
 ) -> None:
     """Solve a plain-language problem (through the LLM) or a formulation, and explain the answer.
 
@@ -286,7 +293,8 @@ def solve(
         raise typer.Exit(L.run_solve_text(problem, o, solver=solver.value, time_limit=time_limit,
                                           mip_gap=mip_gap, threads=threads, check=check,
                                           json_output=json_output, trace=trace,
-                                          save_formulation=save_formulation, emit_pyomo=emit_pyomo))
+                                          save_formulation=save_formulation, emit_pyomo=emit_pyomo,
+                                          overwrite=overwrite))
     records = _records(formulation, json_output)
     first = list(itertools.islice(records, 2))  # a header per formulation when there are several
     codes = [
@@ -349,6 +357,7 @@ def emit(
         Optional[Path], typer.Option("--output", "-o", metavar="OUT", help="Write here instead of stdout.",
                                      dir_okay=False)
     ] = None,
+    overwrite: L.OverwriteOpt = False,
 ) -> None:
     """Export a formulation as a Pyomo model, an LP or MPS file, LaTeX, or Markdown."""
     records = list(itertools.islice(_records(formulation, False), 2))
@@ -378,10 +387,12 @@ def emit(
         sys.stdout.flush()
         return
     try:
-        output.write_bytes(data)
+        from ..core.files import write_new_output
+
+        write_new_output(output, data, overwrite)
     except OSError as e:
         render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_IO if _disk_full(e) else EXIT_INVALID)
     render.err().print(f"Wrote {to.value} to {render.escape(str(output))}")
 
 
@@ -394,6 +405,7 @@ def schema(
         Optional[Path], typer.Option("--output", "-o", metavar="OUT", help="Write here instead of stdout.",
                                      dir_okay=False)
     ] = None,
+    overwrite: L.OverwriteOpt = False,
 ) -> None:
     """Print the JSON Schema of the formulation format (pretty JSON)."""
     from ..core.formulation import json_schema
@@ -403,10 +415,12 @@ def schema(
         sys.stdout.write(text)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        from ..core.files import write_new_output
+
+        write_new_output(output, text, overwrite)
     except OSError as e:
         render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_IO if _disk_full(e) else EXIT_INVALID)
 
 
 # --- data ----------------------------------------------------------------------------
@@ -421,6 +435,7 @@ def import_nl4opt_cmd(
                                          help="Where to write the formulations (JSON lines).", dir_okay=False)],
     integer: Annotated[bool, typer.Option("--integer", help="Declare every variable integer instead of continuous.")]
     = False,
+    overwrite: L.OverwriteOpt = False,
 ) -> None:
     """Convert an NL4Opt split into formulation JSON lines.
 
@@ -448,10 +463,10 @@ def import_nl4opt_cmd(
         render.print_input_error(str(source), msg)
         raise typer.Exit(EXIT_INVALID)
     try:
-        write_jsonl(problems, output)
+        write_jsonl(problems, output, overwrite=overwrite)
     except OSError as e:
         render.print_input_error(str(output), f"cannot write: {e.strerror or e}")
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_IO if _disk_full(e) else EXIT_INVALID)
     failed = [p for p in problems if not getattr(p, "ok", getattr(p, "formulation", None) is not None)]
     con = render.out()
     con.print(f"Read {len(problems)} record{'s' if len(problems) != 1 else ''}: "
@@ -485,13 +500,15 @@ def formulate(
     seed: L.SeedOpt = None,
     timeout: L.TimeoutOpt = 120.0,
     trace: L.TraceOpt = None,
+    overwrite: L.OverwriteOpt = False,
 ) -> None:
     """Ask the model for a formulation of PROBLEM and stop there (validated and audited, not solved)."""
     o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                      max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
                      timeout=timeout)
     raise typer.Exit(L.run_solve_text(problem, o, solver="highs", time_limit=None, json_output=json_output,
-                                      trace=trace, save_formulation=out, emit_pyomo=None, formulate_only=True))
+                                      trace=trace, save_formulation=out, emit_pyomo=None, formulate_only=True,
+                                      overwrite=overwrite))
 
 
 @app.command(epilog="[bold]Exit codes[/bold]: 0 the server answers; 6 it does not.")

@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import render
-from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID
+from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO
 from .llm_cmds import LLMOptions
 
 
@@ -45,11 +45,31 @@ def _load_samples(benchmark, file, question_field, answer_field, limit, ids):
             raise DatasetError("name a BENCHMARK or give --file PATH")
         return load_benchmark(benchmark, limit=limit, ids=id_list)
     except (DatasetError, OSError, ValueError) as e:
-        render.print_input_error(file or benchmark or "eval", str(e))
+        where = str(file or benchmark or "eval")
+        message = str(e).removeprefix(f"{where}: ")  # the path is said once
+        render.print_input_error(where, message)
         raise typer.Exit(EXIT_INVALID)
 
 
-@eval_app.command("run", epilog="Exit codes: 0 finished; 2 bad input; 6 LLM backend unreachable; "
+def _server_of(llm) -> str | None:
+    """The server URL the backend talks to (through cache / batching wrappers)."""
+    try:
+        d = llm.describe()
+    except Exception:
+        return None
+    while isinstance(d, dict):
+        if d.get("base_url"):
+            return str(d["base_url"])
+        d = d.get("inner")
+    return None
+
+
+_EVAL_SOLVERS = ("highs", "highs-pyomo", "ortools")
+
+
+@eval_app.command("run", epilog="Exit codes: 0 finished; 2 bad input, or --out exists / is another run's log / "
+                                 "is locked by another run; 6 LLM backend unreachable; 74 the log or a trace could "
+                                 "not be written (disk full; the log stays valid, rerun with --resume); "
                                  "130 interrupted (rerun with --resume).")
 def run_cmd(
     benchmark: Optional[str] = typer.Argument(None, help="nl4opt, mamo-easy, mamo-complex, nlp4lp, complexor, "
@@ -57,12 +77,16 @@ def run_cmd(
     file: Optional[str] = typer.Option(None, "--file", help="Local JSON / JSONL / parquet instead of the hub."),
     question_field: Optional[str] = typer.Option(None, help="Field holding the problem text."),
     answer_field: Optional[str] = typer.Option(None, help="Field holding the ground-truth objective."),
-    out: Path = typer.Option(Path("nlopt-eval.jsonl"), "--out", "-o", help="JSONL log, appended per problem."),
-    resume: bool = typer.Option(False, help="Skip problems already in --out."),
+    out: Path = typer.Option(Path("nlopt-eval.jsonl"), "--out", "-o",
+                             help="JSONL log, appended per problem; an existing log needs --resume or --overwrite."),
+    resume: bool = typer.Option(False, help="Continue --out: skip the problems already in it (same run only)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out (and traces in --trace)."),
+    force: bool = typer.Option(False, "--force", help="With --resume: continue a log whose header names another "
+                                                      "benchmark version, model, backend, prompts or scoring."),
     json_output: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as JSON."),
     concurrency: int = typer.Option(32, min=1, help="Problems in flight at once."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N problems."),
-    ids: Optional[str] = typer.Option(None, help="Comma-separated problem ids."),
+    ids: Optional[str] = typer.Option(None, help="Comma-separated problem ids (the dataset's or stable ids)."),
     backend: str = typer.Option("openai", help="openai (any OpenAI-compatible server) or vllm (in-process)."),
     base_url: Optional[str] = typer.Option(None, envvar="NLOPT_BASE_URL", help="Server URL."),
     model: Optional[str] = typer.Option(None, envvar="NLOPT_MODEL", help="Model (default: first listed)."),
@@ -75,15 +99,35 @@ def run_cmd(
     seed: Optional[int] = typer.Option(None, help="Sampling seed."),
     timeout: float = typer.Option(120.0, help="Seconds per LLM request."),
     rel_tol: float = typer.Option(1e-4, help="Relative tolerance for a correct objective."),
-    time_limit: float = typer.Option(60.0, min=0.1, help="Solver time limit per formulation, in seconds."),
+    solver: str = typer.Option("highs", "--solver", "-s", help="highs, highs-pyomo or ortools (as nlopt solve)."),
+    time_limit: float = typer.Option(60.0, "--time-limit", "-t", min=0.1,
+                                     help="Solver time limit per formulation, in seconds."),
+    mip_gap: Optional[float] = typer.Option(None, "--mip-gap", min=0, help="Relative MIP gap at which to stop."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Solver threads per solve."),
+    trace: Optional[Path] = typer.Option(None, "--trace", metavar="DIR", file_okay=False,
+                                         help="Write one trace per problem (prompts, replies, repairs) to "
+                                              "DIR/<problem_id>.json."),
 ) -> None:
     """Run the pipeline over a benchmark; log each problem as it finishes; print SA / ER / AST."""
     if samples > 1 and temperature == 0:
         raise typer.BadParameter("several samples need a temperature above 0", param_hint="'--temperature'")
+    if solver not in _EVAL_SOLVERS:
+        raise typer.BadParameter(f"unknown solver {solver!r}; use {', '.join(_EVAL_SOLVERS)}", param_hint="'--solver'")
+    if resume and overwrite:
+        raise typer.BadParameter("--resume continues the log, --overwrite replaces it: give one",
+                                 param_hint="'--overwrite'")
+    if force and not resume:
+        raise typer.BadParameter("--force only applies with --resume", param_hint="'--force'")
     import asyncio
 
-    from .. import __version__
-    from ..eval.runner import EvalOptions, run_eval
+    from ..eval.log import LogError, LogWriteError, check_log_target, open_log
+
+    try:
+        check_log_target(out, resume=resume, overwrite=overwrite)  # before loading or asking anything
+    except LogError as e:
+        render.print_input_error(e.path, e.reason)
+        raise typer.Exit(EXIT_INVALID)
+    from ..eval.runner import EvalOptions, check_trace_dir, provenance, run_eval
     from ..eval.scoring import summarize
     from ..eval.report import read_log, render_terminal
     from ..formulate.llm import BackendError
@@ -95,20 +139,30 @@ def run_cmd(
     for ex in loaded.excluded[:10]:
         err.print(f"  [yellow]excluded[/] {render.escape(str(ex.id))}: {render.escape(ex.reason)}")
     if resume and not out.exists():
-        err.print(f"[dim]{out} does not exist yet; starting a new log[/]")
+        err.print(f"[dim]{render.escape(str(out))} does not exist yet; starting a new log[/]")
     o = LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                    max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
                    timeout=timeout)
     options = EvalOptions(mode=mode, samples=samples, max_repairs=max_repairs, concurrency=concurrency, seed=seed,
-                          temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol, time_limit=time_limit)
+                          temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol, time_limit=time_limit,
+                          solver=solver, mip_gap=mip_gap, threads=threads)
     try:
         llm = make_backend(o)
-        header = {"benchmark": loaded.benchmark, "source": loaded.source, "backend": backend,
-                  "model": llm.model, "base_url": base_url, "package": f"nlopt-milp {__version__}",
-                  "excluded": len(loaded.excluded)}
+        id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+        header = provenance(loaded, options, backend=backend, model=llm.model, server=_server_of(llm) or base_url,
+                            limit=limit, ids=id_list)
     except BackendError as e:
         err.print(f"[bold red]LLM backend:[/] {render.escape(str(e))}")
         raise typer.Exit(EXIT_BACKEND)
+    try:
+        check_trace_dir(trace, loaded.samples, resume or overwrite)
+        log = open_log(out, header, resume=resume, overwrite=overwrite, force=force)
+    except LogError as e:
+        render.print_input_error(e.path, e.reason)
+        raise typer.Exit(EXIT_INVALID)
+    except LogWriteError as e:
+        err.print(f"[bold red]Error:[/] {render.escape(str(e))}")
+        raise typer.Exit(EXIT_IO)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -125,25 +179,25 @@ def run_cmd(
     t0 = time.perf_counter()
     try:
         with progress:
-            if resume:
-                from ..eval.runner import read_done
-
-                already = len(read_done(out) & {s.id for s in loaded.samples})
-                progress.update(task, completed=already)
-            asyncio.run(run_eval(loaded.samples, llm, out, options, header, resume=resume, on_result=on_result))
+            progress.update(task, completed=len(log.done & {s.problem_id for s in loaded.samples}))
+            asyncio.run(run_eval(loaded.samples, llm, log, options, header, resume=resume, on_result=on_result,
+                                 overwrite=overwrite, trace_dir=trace))
     except KeyboardInterrupt:
-        err.print(f"\n[yellow]interrupted[/]: {counts['done']} problems written to {out}; "
+        err.print(f"\n[yellow]interrupted[/]: {counts['done']} problems written to {render.escape(str(out))}; "
                   f"continue with the same command and --resume")
         raise typer.Exit(EXIT_INTERRUPTED)
     except BackendError as e:
         err.print(f"[bold red]LLM backend:[/] {render.escape(str(e))}")
-        err.print(f"[dim]{counts['done']} problems written to {out}; continue later with --resume[/]")
+        err.print(f"[dim]{counts['done']} problems written to {render.escape(str(out))}; continue later with --resume[/]")
         raise typer.Exit(EXIT_BACKEND)
+    except LogWriteError as e:
+        err.print(f"[bold red]Error:[/] {render.escape(str(e))}")
+        raise typer.Exit(EXIT_IO)
     _, records = read_log(out)
-    wanted = {s.id for s in loaded.samples}
-    records = [r for r in records if str(r.get("id")) in wanted]
+    wanted = {s.problem_id for s in loaded.samples}
+    records = [r for r in records if str(r.get("problem_id")) in wanted]
     summary = summarize(records, rel_tol=rel_tol)
-    err.print(f"[dim]{len(records)} problems in {out}; {time.perf_counter() - t0:.1f} s this run[/]")
+    err.print(f"[dim]{len(records)} problems in {render.escape(str(out))}; {time.perf_counter() - t0:.1f} s this run[/]")
     if json_output:
         render.write_json({**summary.to_json(), "log": str(out), "excluded": len(loaded.excluded)})
     else:
@@ -155,6 +209,7 @@ def report_cmd(
     logs: list[Path] = typer.Argument(..., help="One or more eval logs (JSONL)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
     json_output: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --html file."),
 ) -> None:
     """Summarize logs side by side: accuracy per benchmark vs published figures, failures, templates."""
     from ..eval.report import load_logs, render_terminal, write_html
@@ -169,6 +224,13 @@ def report_cmd(
     else:
         render.out().print(render_terminal({d.label: d.summary for d in data}))
     if html:
+        from ..core.files import check_output_target
+
+        try:
+            check_output_target(html, overwrite)
+        except OSError as e:
+            render.print_input_error(str(html), f"cannot write: {e.strerror or e}")
+            raise typer.Exit(EXIT_INVALID)
         write_html([str(p) for p in logs], html)
         render.err().print(f"wrote {html}")
 
@@ -182,6 +244,7 @@ def gold_cmd(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write a JSONL log (readable by report)."),
     solver: str = typer.Option("highs", help="highs or ortools."),
     json_output: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as JSON."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out log."),
 ) -> None:
     """Score formulations made elsewhere (e.g. the NL4Opt gold import) against a benchmark's answers.
 
@@ -191,6 +254,14 @@ def gold_cmd(
     from ..eval.gold import gold_records, write_log
     from ..eval.report import render_terminal
 
+    if out:
+        from ..core.files import check_output_target
+
+        try:
+            check_output_target(out, overwrite)  # before the work, not after
+        except OSError as e:
+            render.print_input_error(str(out), f"cannot write: {e.strerror or e}")
+            raise typer.Exit(EXIT_INVALID)
     loaded = _load_samples(None, str(file), question_field, answer_field, None, None)
     try:
         lines = formulations.read_text(encoding="utf-8").splitlines()
@@ -201,7 +272,13 @@ def gold_cmd(
     for where, message in run.errors:
         render.print_input_error(where, message)
     if out:
-        write_log(out, run, loaded.benchmark, str(formulations))
+        try:
+            write_log(out, run, loaded.benchmark, str(formulations), overwrite=overwrite)
+        except OSError as e:
+            render.print_input_error(str(out), f"cannot write: {e.strerror or e}")
+            from ..core.files import is_disk_full
+
+            raise typer.Exit(EXIT_IO if is_disk_full(e) else EXIT_INVALID)
     summary = run.summary()
     render.err().print(f"{len(run.records)} formulations matched {loaded.benchmark} problems; "
                        f"{run.unmatched} unmatched")

@@ -14,6 +14,7 @@ EXIT_INVALID = 2  # invalid input: unreadable file, bad JSON, invalid formulatio
 EXIT_SOLVER = 5  # solver failure without a SolveResult, a failed export, or a --check disagreement
 EXIT_BACKEND = 6  # LLM backend unreachable or failing (plain-language path, eval)
 EXIT_NO_FORMULATION = 7  # the model gave no valid formulation within the repair rounds
+EXIT_IO = 74  # an output could not be written (disk full, I/O error); sysexits' EX_IOERR
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 EXIT_CODES_HELP = """[bold]Exit codes[/bold]
@@ -24,4 +25,5 @@ EXIT_CODES_HELP = """[bold]Exit codes[/bold]
   5  solver failure, time limit without a solution, --check disagreement
   6  LLM backend unreachable or failing (plain-language problems)
   7  the model produced no valid formulation within the repair rounds
+  74 an output file could not be written (disk full, I/O error); nothing half-written is left
 With several formulations (.jsonl, JSON lines on stdin) all are processed and the exit code is the largest of their codes."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from . import render
-from .exit_codes import EXIT_BACKEND, EXIT_INVALID, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
+from .exit_codes import EXIT_BACKEND, EXIT_INVALID, EXIT_IO, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
 
 MAX_PROBLEM_CHARS = 100_000
 
@@ -111,9 +111,12 @@ def _backend_failure(e: Exception, json_output: bool) -> int:
     return EXIT_BACKEND
 
 
-def _write_side_files(outcome, trace: str | None, save_formulation: str | None, emit_pyomo: str | None) -> None:
+def _write_side_files(outcome, trace: str | None, save_formulation: str | None, emit_pyomo: str | None,
+                      overwrite: bool = False) -> None:
+    from ..core.files import write_new_output
+
     if trace:
-        Path(trace).write_text(json.dumps(outcome.trace.to_json(), indent=1), encoding="utf-8")
+        write_new_output(trace, json.dumps(outcome.trace.to_json(), indent=1), overwrite)
     f = outcome.best.formulation
     if f is None:
         return
@@ -123,12 +126,12 @@ def _write_side_files(outcome, trace: str | None, save_formulation: str | None, 
         from ..core.text import safe_json
 
         text = safe_json(json.dumps(f.model_dump(mode="json"), indent=2, ensure_ascii=False))
-        Path(save_formulation).write_text(text + "\n", encoding="utf-8")
+        write_new_output(save_formulation, text + "\n", overwrite)
     if emit_pyomo:
         from ..core.text import safe_text
         from ..solve.export import emit
 
-        Path(emit_pyomo).write_text(safe_text(emit(f, "pyomo")), encoding="utf-8")
+        write_new_output(emit_pyomo, safe_text(emit(f, "pyomo")), overwrite)
 
 
 def _formulation_renderable(f):
@@ -151,7 +154,7 @@ def _formulation_renderable(f):
 def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: float | None, json_output: bool,
                    trace: str | None, save_formulation: str | None, emit_pyomo: str | None,
                    mip_gap: float | None = None, threads: int | None = None, check: bool = False,
-                   formulate_only: bool = False) -> int:
+                   formulate_only: bool = False, overwrite: bool = False) -> int:
     """`nlopt solve PROBLEM` (and `nlopt formulate` with `formulate_only`): the exit code.
 
     Every solve of the pipeline uses `solver`, `time_limit`, `mip_gap` and `threads`; with
@@ -166,6 +169,16 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
         msg = str(e)
         render.print_input_error(name, msg[len(name) + 2:] if msg.startswith(name + ": ") else msg)
         return EXIT_INVALID
+
+    from ..core.files import check_output_target
+
+    for side in (trace, save_formulation, emit_pyomo):  # refuse before asking the model anything
+        try:
+            if side:
+                check_output_target(side, overwrite)
+        except OSError as e:
+            render.print_input_error(side, f"cannot write: {e.strerror or e}")
+            return EXIT_INVALID
 
     from ..formulate.llm import BackendError
 
@@ -184,15 +197,19 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
         partial = getattr(e, "trace", None)  # what was asked before the backend failed
         if trace and partial is not None:
             try:
-                Path(trace).write_text(json.dumps(partial.to_json(), indent=1), encoding="utf-8")
+                from ..core.files import write_new_output
+
+                write_new_output(trace, json.dumps(partial.to_json(), indent=1), overwrite)
             except OSError:
                 pass
         return _backend_failure(e, json_output)
     try:
-        _write_side_files(outcome, trace, save_formulation, emit_pyomo)
+        _write_side_files(outcome, trace, save_formulation, emit_pyomo, overwrite)
     except OSError as e:  # e.g. -o into a missing directory: a message, not a traceback
+        from ..core.files import is_disk_full
+
         render.print_input_error(str(e.filename or "output"), f"cannot write: {e.strerror or e}")
-        return EXIT_INVALID
+        return EXIT_IO if is_disk_full(e) else EXIT_INVALID
     best = outcome.best
     result = best.result
     agreement = None
@@ -333,6 +350,8 @@ TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", show_d
 MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Token limit per reply.")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed, for reproducible runs.")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one LLM reply.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace output files that already exist "
+                                            "(without it an existing file is kept and the command exits with 2).")]
 TraceOpt = Annotated[Optional[str], typer.Option("--trace", metavar="FILE", help="Write prompts, raw replies, "
                                                  "errors, timings and token counts as JSON.")]
 SaveFormulationOpt = Annotated[Optional[str], typer.Option("--save-formulation", metavar="FILE",

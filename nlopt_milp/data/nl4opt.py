@@ -679,13 +679,18 @@ def import_nl4opt(path_or_records, integer: bool = False) -> list[ImportedProble
     return out
 
 
-def write_jsonl(problems: Iterable[ImportedProblem], out_path: str | Path) -> int:
-    """Write one JSON object per problem ({id, document, formulation | null, error, notes}); return the count."""
+def write_jsonl(problems: Iterable[ImportedProblem], out_path: str | Path, overwrite: bool = False) -> int:
+    """Write one JSON object per problem ({id, document, formulation | null, error, notes}); return the count.
+
+    An existing `out_path` is kept (`OutputExists`) unless `overwrite` (see `core.files`).
+    """
+    from ..core.files import open_new_output
+
     p = Path(out_path)
     if p.parent and not p.parent.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with p.open("w", encoding="utf-8") as fh:
+    with open_new_output(p, overwrite) as fh:
         for prob in problems:
             # safe_json: control characters and lone surrogates as \u escapes (same data, always encodable)
             fh.write(safe_json(json.dumps(prob.to_json(), ensure_ascii=False)) + "\n")

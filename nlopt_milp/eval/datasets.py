@@ -8,7 +8,8 @@ ground truth could not be used, with the reason):
   fails fast with a :class:`DatasetError` that names ``--file`` and the matching local file
   under ``../shared/benchmarks`` when there is one.
 * :func:`load_file` — a local JSON list, JSON Lines (also when named ``.json``), or parquet file,
-  recognising the field conventions ``en_question``/``en_answer`` (ORLM / OptMATH),
+  read by the same ``datasets.load_dataset`` (builders ``json`` / ``parquet``) after
+  :func:`check_input_file` (what the path is; the size limit), recognising the field conventions ``en_question``/``en_answer`` (ORLM / OptMATH),
   ``question``/``answer`` (LLMOPT) and ``Question``/``Answer`` (Mamo), or explicit fields.
 
 Ground truths are normalised by :func:`normalize_answer`: numbers and numeric strings
@@ -30,14 +31,18 @@ empty strings count as *missing*, so they are excluded, while the text ``"None"`
 
 from __future__ import annotations
 
-import contextlib
+import errno
+import hashlib
 import importlib
 import json
 import math
 import os
 import re
 import socket
+import stat
+import sys
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, NamedTuple, Sequence, Union
@@ -83,9 +88,15 @@ class Sample:
     raw_answer: Any
     benchmark: str
     meta: dict = field(default_factory=dict, compare=False, repr=False)
+    problem_id: str = ""  # stable id (see `problem_id()`); derived from the text when not given
+
+    def __post_init__(self) -> None:
+        if not self.problem_id:
+            object.__setattr__(self, "problem_id", problem_id(self.benchmark, self.question))
 
     def to_dict(self) -> dict:
         return {
+            "problem_id": self.problem_id,
             "id": self.id,
             "benchmark": self.benchmark,
             "question": self.question,
@@ -110,6 +121,9 @@ class LoadedBenchmark:
     samples: list[Sample]
     excluded: list[Excluded] = field(default_factory=list)
     source: str = ""
+    dataset_sha256: str | None = None  # hash of all records (see `content_sha256`)
+    file_sha256: str | None = None  # hash of the file's bytes (local files)
+    records: int | None = None  # records in the whole benchmark (before --limit / --ids)
 
     @property
     def n_excluded(self) -> int:
@@ -331,59 +345,141 @@ def normalize_answer(raw: Any) -> float | Literal["infeasible"]:
 # --- local files ------------------------------------------------------------------------------
 
 
-class _BadLine(NamedTuple):
-    message: str
+MAX_BENCHMARK_BYTES = int(os.environ.get("NLOPT_MAX_BENCHMARK_BYTES", 256 * 2**20))
+"""Largest benchmark file read with ``--file`` (default 256 MiB; the largest shared file is
+0.75 MB). Raise it with the environment variable NLOPT_MAX_BENCHMARK_BYTES."""
+
+_WRAPPER_KEYS = ("data", "examples", "problems", "records", "test", "train")
+
+
+def check_input_file(path: Path, max_bytes: int | None = None) -> os.stat_result:
+    """The file's stat, or a :class:`DatasetError` saying what the path is instead of a file:
+    missing, a symbolic link loop, a directory, a device or FIFO, unreadable, or too large."""
+    from ..core.io import path_problem
+
+    limit = MAX_BENCHMARK_BYTES if max_bytes is None else max_bytes
+    problem = path_problem(path)  # one wording for what a path is, shared with every other input
+    if problem:
+        raise DatasetError(f"{path}: {problem}")
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise DatasetError(f"{path}: is not a regular file (a device or FIFO); give a JSON, JSON Lines or parquet file")
+    if not os.access(path, os.R_OK):
+        raise DatasetError(f"cannot read {path}: permission denied")
+    if st.st_size > limit:
+        raise DatasetError(f"{path} is {st.st_size:,} bytes, over the limit of {limit:,} bytes "
+                           "for a benchmark file (raise it with NLOPT_MAX_BENCHMARK_BYTES)")
+    if st.st_size == 0:
+        raise DatasetError(f"{path} is empty")
+    return st
+
+
+def _use_offline_env(offline: bool) -> None:
+    """Offline mode through the libraries' documented variables, which they read at import.
+
+    Once ``datasets`` is imported its mode is fixed; a variable the user set is never changed.
+    """
+    if offline and "datasets" not in sys.modules:
+        for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+            os.environ.setdefault(var, "1")
+
+
+def _import_datasets(offline: bool):
+    _use_offline_env(offline)
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # stderr belongs to our progress bar
+    return importlib.import_module("datasets")
+
+
+def _rows_of(data) -> list[dict]:
+    if not hasattr(data, "column_names") or isinstance(data, dict):  # a DatasetDict: its only split
+        splits = list(data.keys())
+        if len(splits) != 1:
+            raise DatasetError(f"the dataset has splits {splits}; name one in the registry")
+        data = data[splits[0]]
+    return data.to_list()
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost message of a chained exception (datasets wraps the parser's error)."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _read_records(path: Path) -> list[tuple[int, Any]]:
-    """``[(line_or_position, record)]`` from a JSON list, JSON Lines or parquet file.
+    """``[(position, record)]`` of a JSON list, JSON Lines or parquet file, read by
+    ``datasets.load_dataset("json" | "parquet", data_files=...)``, the loader of the hub datasets.
 
-    A JSON Lines line that does not parse is kept in place as a ``_BadLine``.
+    A JSON object wrapping the list (``{"data": [...]}``) is unwrapped. A file that does not
+    parse is refused whole: a benchmark with a damaged line is not the benchmark.
     """
-    suffix = "".join(path.suffixes[-1:]).lower()
-    if suffix in (".parquet", ".pq"):
-        try:
-            import pyarrow.parquet as pq
-        except ImportError as exc:  # pragma: no cover - pyarrow comes with datasets
-            raise DatasetError(f"reading {path} needs pyarrow") from exc
-        rows = pq.read_table(path).to_pylist()
-        return [(i + 1, row) for i, row in enumerate(rows)]
+    builder = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "json"
+    hf = _import_datasets(offline=False)  # a local file needs no network; the hub's mode stays as it is
+    try:
+        rows = _rows_of(hf.load_dataset(builder, data_files=str(path), split="train"))
+        if builder == "json" and len(rows) == 1 and len(rows[0]) == 1:
+            (key, value), = rows[0].items()
+            if key in _WRAPPER_KEYS and isinstance(value, list):
+                rows = _rows_of(hf.load_dataset(builder, data_files=str(path), field=key, split="train"))
+    except DatasetError:
+        raise
+    except Exception as exc:
+        where = _first_bad_json_line(path) if builder == "json" else None
+        if where:
+            raise DatasetError(f"{path} is not valid JSON / JSON Lines ({where})") from exc
+        raise DatasetError(f"cannot load {path} as {builder} ({_cause(exc)})") from exc
+    if not rows:
+        raise DatasetError(f"{path} holds no records")
+    return [(i + 1, row) for i, row in enumerate(rows)]
+
+
+def _first_bad_json_line(path: Path) -> str | None:
+    """Where a JSON Lines file stops parsing, for the error message (the parser only says
+    "row 1" of some block). The file is within the size limit."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
-    stripped = text.lstrip()
-    if not stripped:
-        raise DatasetError(f"{path} is empty")
-    if stripped[0] == "[":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path} is not valid JSON: {exc}") from exc
-        if not isinstance(data, list):
-            raise DatasetError(f"{path} is not a list of records")
-        return [(i + 1, row) for i, row in enumerate(data)]
-    if stripped[0] == "{":
-        # A whole-file JSON object: either a wrapper around a list, or one-record JSON Lines.
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
-            whole = None
-        if isinstance(whole, dict):
-            for key in ("data", "examples", "problems", "records", "test", "train"):
-                if isinstance(whole.get(key), list):
-                    return [(i + 1, row) for i, row in enumerate(whole[key])]
-    rows: list[tuple[int, Any]] = []
+    except (OSError, UnicodeDecodeError) as exc:
+        return str(exc)
+    try:
+        json.loads(text)
+        return None  # one JSON document: the loader's own message says what is wrong
+    except (ValueError, RecursionError):
+        pass
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            rows.append((lineno, _BadLine(f"invalid JSON: {exc.msg}")))
-    if not any(not isinstance(r, _BadLine) for _, r in rows):
-        raise DatasetError(f"{path} holds no JSON records")
-    return rows
+        if line.strip():
+            try:
+                json.loads(line)
+            except (ValueError, RecursionError) as exc:
+                return f"line {lineno}: invalid JSON: {str(exc)[:200]}"
+    return None
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content_sha256(rows: Iterable[tuple[int, Any]]) -> str:
+    """The version of a benchmark: a hash of the set of its records, the same for a file and its
+    hub copy, in any format and order (a reordered copy holds the same problems)."""
+    digests = sorted(
+        hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+                       .encode("utf-8", "surrogatepass")).hexdigest()
+        for _, row in rows
+    )
+    return hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
+
+
+def problem_id(benchmark: str, question: str, occurrence: int = 1) -> str:
+    """The stable id of a problem: its benchmark and a hash of its text (whitespace and Unicode
+    form normalised), so it survives reordering, slicing and file format; the k-th repeat of
+    the same text in one benchmark gets ``-k``."""
+    text = unicodedata.normalize("NFC", " ".join(question.split()))
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{benchmark}-{digest}" + (f"-{occurrence}" if occurrence > 1 else "")
 
 
 def _pick_fields(records: Sequence[dict], question_field: str | None, answer_field: str | None) -> tuple[str, str | None]:
@@ -437,12 +533,10 @@ def _samples_from_records(
     wanted = {str(i) for i in ids} if ids is not None else None
     samples: list[Sample] = []
     seen: dict[str, int] = {}
+    texts: dict[str, int] = {}  # occurrences of each problem id, for repeated texts
     for position, record in rows:
         if limit is not None and len(samples) >= limit:
             break
-        if isinstance(record, _BadLine):
-            excluded.append(Excluded(f"line {position}", None, record.message))
-            continue
         if not isinstance(record, dict):
             excluded.append(Excluded(str(position), None, f"record is a {type(record).__name__}, not an object"))
             continue
@@ -453,11 +547,16 @@ def _samples_from_records(
             ident = f"{ident}#{seen[ident]}"
         else:
             seen[ident] = 1
-        if wanted is not None and ident not in wanted:
-            continue
         question = record.get(question_field)
         raw = record.get(answer_field) if answer_field else None
-        if not isinstance(question, str) or not question.strip():
+        pid = ""
+        if isinstance(question, str) and question.strip():
+            pid = problem_id(benchmark, question)
+            texts[pid] = texts.get(pid, 0) + 1
+            pid = problem_id(benchmark, question, texts[pid])
+        if wanted is not None and ident not in wanted and pid not in wanted:
+            continue  # --ids names the dataset's ids or our stable problem ids
+        if not pid:
             excluded.append(Excluded(ident, raw, "missing problem text"))
             continue
         if answer_field is None or (answer_field not in record and not require_answer):
@@ -475,7 +574,7 @@ def _samples_from_records(
                     excluded.append(Excluded(ident, raw, str(exc)))
                     continue
         meta = {k: v for k, v in record.items() if k not in (question_field, answer_field)}
-        samples.append(Sample(ident, question, answer, raw, benchmark, meta))
+        samples.append(Sample(ident, question, answer, raw, benchmark, meta, pid))
     return samples
 
 
@@ -500,11 +599,7 @@ def load_file(
     ``answer=None`` instead.
     """
     p = Path(path)
-    from ..core.io import path_problem
-
-    problem = path_problem(p)  # say what it is: a directory, a symlink loop, permission denied, ...
-    if problem:
-        raise DatasetError(f"{p}: {problem}")
+    check_input_file(p)
     rows = _read_records(p)
     dict_rows = [r for _, r in rows if isinstance(r, dict)]
     if not dict_rows:
@@ -528,7 +623,8 @@ def load_file(
         ids=ids,
         excluded=excluded,
     )
-    return LoadedBenchmark(name, samples, excluded, source=str(p))
+    return LoadedBenchmark(name, samples, excluded, source=str(p), dataset_sha256=content_sha256(rows),
+                           file_sha256=_sha256_file(p), records=len(rows))
 
 
 # --- the hub ----------------------------------------------------------------------------------
@@ -577,36 +673,6 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
     return bool(result and result[0])
 
 
-@contextlib.contextmanager
-def _hub_offline(offline: bool) -> Iterator[None]:
-    """Switch ``huggingface_hub`` and ``datasets`` to offline mode (cache only) for the block.
-
-    Both libraries read HF_HUB_OFFLINE once, at import; flipping their module constants is
-    what makes the switch effective after import.
-    """
-    if not offline:
-        yield
-        return
-    saved: list[tuple[Any, str, Any]] = []
-    for module_name, attrs in (
-        ("huggingface_hub.constants", ("HF_HUB_OFFLINE",)),
-        ("datasets.config", ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for attr in attrs:
-            if hasattr(module, attr):
-                saved.append((module, attr, getattr(module, attr)))
-                setattr(module, attr, True)
-    try:
-        yield
-    finally:
-        for module, attr, value in reversed(saved):
-            setattr(module, attr, value)
-
-
 def _local_hint(spec: BenchmarkSpec | None) -> str:
     if spec is None:
         return "pass a local file with --file PATH"
@@ -641,20 +707,13 @@ def load_benchmark(
         raise DatasetError(f"{name}: no Hugging Face dataset is known for it ({spec.note}); {_local_hint(spec)}")
     offline = _offline_requested() or not hub_reachable(probe_timeout)
     try:
-        hf_datasets = importlib.import_module("datasets")
+        hf_datasets = _import_datasets(offline)
     except ImportError as exc:
         raise DatasetError(f"{name}: the 'datasets' package is not installed; {_local_hint(spec)}") from exc
     where = spec.hub_id + (f" (config {spec.config})" if spec.config else "") + (f" split {spec.split}" if spec.split else "")
     try:
-        with _hub_offline(offline):
-            data = hf_datasets.load_dataset(spec.hub_id, spec.config, split=spec.split)
-            if not hasattr(data, "column_names") or isinstance(data, dict):
-                # No split given: take the only split there is.
-                splits = list(data.keys())
-                if len(splits) != 1:
-                    raise DatasetError(f"{name}: {spec.hub_id} has splits {splits}; name one in the registry")
-                data = data[splits[0]]
-            rows = [(i + 1, row) for i, row in enumerate(data)]
+        data = hf_datasets.load_dataset(spec.hub_id, spec.config, split=spec.split)
+        rows = [(i + 1, row) for i, row in enumerate(_rows_of(data))]
     except DatasetError:
         raise
     except Exception as exc:  # network, missing cache, schema: all end here
@@ -681,7 +740,8 @@ def load_benchmark(
         ids=ids,
         excluded=excluded,
     )
-    return LoadedBenchmark(name, samples, excluded, source=f"hf://{where}")
+    return LoadedBenchmark(name, samples, excluded, source=f"hf://{where}", dataset_sha256=content_sha256(rows),
+                           records=len(rows))
 
 
 def load_local_benchmark(name: str, limit: int | None = None, ids: Iterable[str] | None = None) -> LoadedBenchmark:

@@ -77,9 +77,14 @@ def gold_records(lines: Iterable[str], loaded: LoadedBenchmark, *, solver: str =
     return run
 
 
-def write_log(path: str | Path, run: GoldRun, benchmark: str, model: str) -> None:
-    """A log `nlopt eval report` reads: a header line (`backend: gold`), then the records."""
-    with open(path, "w", encoding="utf-8") as fh:
+def write_log(path: str | Path, run: GoldRun, benchmark: str, model: str, overwrite: bool = False) -> None:
+    """A log `nlopt eval report` reads: a header line (`backend: gold`), then the records.
+
+    Written whole or not at all; an existing file is kept unless `overwrite` (`core.files`).
+    """
+    from ..core.files import open_new_output
+
+    with open_new_output(path, overwrite) as fh:
         fh.write(json.dumps({"type": "header", "benchmark": benchmark, "backend": "gold", "model": model}) + "\n")
         for r in run.records:
             fh.write(json.dumps(r) + "\n")

@@ -87,7 +87,7 @@ def read_log(path: str | os.PathLike) -> tuple[dict | None, list[dict]]:
                 continue
             if kind != "result":
                 continue
-            key = (str(obj.get("benchmark", "")), str(obj.get("id", lineno)))
+            key = (str(obj.get("benchmark", "")), str(obj.get("problem_id") or obj.get("id", lineno)))
             records[key] = obj
     if skipped:
         log.warning("%s: skipped %d line(s) that are not JSON objects", path, skipped)
