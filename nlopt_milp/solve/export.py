@@ -226,6 +226,8 @@ class _PyRenderer:
                 s = sets[k] if k < len(sets) else None
                 args.append(self.index_arg(a, s, scope))
             return E.Index(self.comp[n.name], tuple(args))
+        if isinstance(n, E.Add):
+            return E.Add(tuple(r(t) for t in n.terms), n.signs)
         if isinstance(n, E.BinOp):
             return E.BinOp(n.op, r(n.left), r(n.right))
         if isinstance(n, E.Neg):
@@ -590,6 +592,8 @@ def _map_str(n: E.Node, fn) -> E.Node:
         return E.Str(fn(n.value))
     if isinstance(n, E.Index):
         return E.Index(n.name, tuple(r(a) for a in n.args))
+    if isinstance(n, E.Add):
+        return E.Add(tuple(r(t) for t in n.terms), n.signs)
     if isinstance(n, (E.BinOp, E.Compare)):
         return type(n)(n.op, r(n.left), r(n.right))
     if isinstance(n, (E.Neg, E.Not)):
