@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
+from ..core.size import DEFAULT_MAX_TERMS
 from . import render
 from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID
 from .llm_cmds import LLMOptions
@@ -75,7 +76,10 @@ def run_cmd(
     seed: Optional[int] = typer.Option(None, help="Sampling seed."),
     timeout: float = typer.Option(120.0, help="Seconds per LLM request."),
     rel_tol: float = typer.Option(1e-4, help="Relative tolerance for a correct objective."),
-    time_limit: float = typer.Option(60.0, min=0.1, help="Solver time limit per formulation, in seconds."),
+    time_limit: float = typer.Option(60.0, min=0.1, help="Time limit per formulation (building and solving), "
+                                                          "in seconds."),
+    max_terms: int = typer.Option(DEFAULT_MAX_TERMS, "--max-terms", min=1, metavar="N",
+                                  help="Refuse formulations that expand to more than N terms."),
 ) -> None:
     """Run the pipeline over a benchmark; log each problem as it finishes; print SA / ER / AST."""
     if samples > 1 and temperature == 0:
@@ -100,7 +104,8 @@ def run_cmd(
                    max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
                    timeout=timeout)
     options = EvalOptions(mode=mode, samples=samples, max_repairs=max_repairs, concurrency=concurrency, seed=seed,
-                          temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol, time_limit=time_limit)
+                          temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol, time_limit=time_limit,
+                          max_terms=max_terms)
     try:
         llm = make_backend(o)
         header = {"benchmark": loaded.benchmark, "source": loaded.source, "backend": backend,
@@ -182,6 +187,8 @@ def gold_cmd(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write a JSONL log (readable by report)."),
     solver: str = typer.Option("highs", help="highs or ortools."),
     json_output: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as JSON."),
+    max_terms: int = typer.Option(DEFAULT_MAX_TERMS, "--max-terms", min=1, metavar="N",
+                                  help="Refuse formulations that expand to more than N terms."),
 ) -> None:
     """Score formulations made elsewhere (e.g. the NL4Opt gold import) against a benchmark's answers.
 
@@ -197,7 +204,7 @@ def gold_cmd(
     except (OSError, UnicodeDecodeError) as e:
         render.print_input_error(str(formulations), f"cannot read: {e}")
         raise typer.Exit(EXIT_INVALID)
-    run = gold_records(lines, loaded, solver=solver, source=str(formulations))
+    run = gold_records(lines, loaded, solver=solver, source=str(formulations), max_terms=max_terms)
     for where, message in run.errors:
         render.print_input_error(where, message)
     if out:

@@ -97,8 +97,9 @@ def split_records(path: str, text: str, source: str) -> list[tuple[str, int | No
     return out
 
 
-def load_records(path: str) -> list[Record]:
-    """Read, parse and check every formulation of `path` (a file or `-`)."""
+def load_records(path: str, max_terms: int | None = None) -> list[Record]:
+    """Read, parse and check every formulation of `path` (a file or `-`); `max_terms` is
+    the size limit of `check` (None: its default)."""
     from ..core.validate import FormulationError, Issue, check, load
 
     text, source = read_text(path)
@@ -120,7 +121,7 @@ def load_records(path: str) -> list[Record]:
             continue
         rec.name = f.name or wrapper_name
         try:
-            rec.issues = check(f)
+            rec.issues = check(f, max_terms)
         except Exception as e:  # a checker bug must not become a traceback
             rec.issues = [Issue("", f"internal error while checking: {type(e).__name__}: {e}")]
         if not rec.issues:

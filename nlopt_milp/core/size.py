@@ -16,9 +16,12 @@ terms are counted before they are merged, so it never under-counts what groundin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import expr as E
-from .formulation import Formulation
+
+if TYPE_CHECKING:
+    from .formulation import Formulation
 
 DEFAULT_MAX_TERMS = 2_000_000
 _CAP = 1 << 62  # counts saturate here: beyond any limit, and cheap to multiply
@@ -62,7 +65,7 @@ def node_terms(node: E.Node | None, sizes: dict[str, int]) -> int:
     raise TypeError(f"not a node: {node!r}")
 
 
-def model_terms(f: Formulation) -> list[Part]:
+def model_terms(f: "Formulation") -> list[Part]:
     """The parts of `f` with their term counts; parts whose text does not parse count 0
     (validation reports them, and they are never grounded)."""
     from .templates import SlotError, emit
@@ -94,7 +97,7 @@ def model_terms(f: Formulation) -> list[Part]:
     return parts
 
 
-def size_issues(f: Formulation, max_terms: int | None = None) -> list[tuple[str, str]]:
+def size_issues(f: "Formulation", max_terms: int | None = None) -> list[tuple[str, str]]:
     """(path, message) for every part above `max_terms` (default DEFAULT_MAX_TERMS), or for
     the largest part when only the total is above it. Empty when the model is small enough."""
     limit = DEFAULT_MAX_TERMS if max_terms is None else max_terms

@@ -318,9 +318,10 @@ def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[I
                     scratch.linear(diff, env)
                 except NonFiniteError as e:
                     label = c.name + suffix + (f"[{','.join(str(env[b.index]) for b in c.forall)}]" if c.forall else "")
-                    raise NonFiniteError(f"in {label}: {e}") from None
+                    raise NonFiniteError(f"in row {label}: {e}") from None
     except (GroundError, E.ExprError) as e:
-        return _slot_issues(c, path, tmpl, slots, envs, data) or [Issue(f"{path}.{getattr(e, 'slot', 'slots')}", str(e))]
+        at = path if isinstance(e, NonFiniteError) else f"{path}.{getattr(e, 'slot', 'slots')}"
+        return _slot_issues(c, path, tmpl, slots, envs, data) or [Issue(at, str(e))]
     return []
 
 

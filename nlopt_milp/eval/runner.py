@@ -38,6 +38,7 @@ class EvalOptions:
     max_tokens: int | None = None
     rel_tol: float = 1e-4
     time_limit: float | None = 60.0  # per solve: an endless MILP must not hold a worker forever
+    max_terms: int | None = None  # validation's and the build's size limit (None: core.size default)
     solve_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
 
 
@@ -65,10 +66,11 @@ class WorkerSolve:
     """The solve run in the process pool (a picklable callable)."""
 
     time_limit: float | None = None
+    max_terms: int | None = None
 
     def __call__(self, f):
         from ..solve import solve
-        return solve(f, time_limit=self.time_limit, iis=True)
+        return solve(f, time_limit=self.time_limit, iis=True, max_terms=self.max_terms)
 
 
 
@@ -148,7 +150,8 @@ async def run_eval(
         executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
     pipeline = Pipeline(_Throttled(backend, options.concurrency), mode=options.mode, samples=options.samples, max_repairs=options.max_repairs,
                         temperature=options.temperature, max_tokens=options.max_tokens, seed=options.seed,
-                        solve=WorkerSolve(options.time_limit), executor=executor)
+                        solve=WorkerSolve(options.time_limit, options.max_terms), executor=executor,
+                        max_terms=options.max_terms)
     written: list[dict] = []
     mode = "a" if resume else "w"
     with open(log, mode, encoding="utf-8") as fh:

@@ -85,7 +85,8 @@ def to_linear_model(f: "Formulation | Linearized", linearized: bool = False,
                 hi = math.floor(hi + 1e-9) if math.isfinite(hi) else hi
             column_of[key] = len(columns)
             columns.append(Column(key, v.domain, lo, hi))
-        data.check_deadline()
+            if not len(columns) & 0xFFF:
+                data.check_deadline()
 
     def coefs(lin) -> dict[int, float]:
         return {column_of[k]: c for k, c in lin.terms.items() if c != 0.0}
