@@ -93,10 +93,9 @@ class Emitter:
             lin = self.data.linear(excess, env)
             hi, culprit = upper(lin, self.data)
             if math.isinf(hi):
-                err = GroundError(
-                    f"cannot derive a big-M for {what}{_where(self.c, env)}: variable {culprit} has no "
-                    f"finite bound; bound it or give slots.{slot}"
-                )
+                why = (f"variable {culprit} has no finite bound; bound it" if culprit else
+                       "the variable bounds are so large that it overflows; use smaller bounds")
+                err = GroundError(f"cannot derive a big-M for {what}{_where(self.c, env)}: {why} or give slots.{slot}")
                 err.slot = what.split(" ")[0]  # the slot path, for validate
                 raise err
             values[_key(self.c, env)] = max(hi, 0.0)
@@ -118,8 +117,8 @@ def upper(lin: LinExpr, data: Data) -> tuple[float, str]:
         if math.isinf(b):
             return math.inf, var_label(key)
         total += c * b
-    if not math.isfinite(total):
-        return math.inf, "bounds whose product with the coefficients overflows (use smaller bounds);"
+    if not math.isfinite(total):  # finite bounds whose total overflows: no culprit to name
+        return math.inf, ""
     return total, ""
 
 

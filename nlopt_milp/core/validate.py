@@ -256,6 +256,7 @@ def check(f: Formulation, max_terms: int | None = None) -> list[Issue]:
 
 def _objective_with_costs(f: Formulation, objective, data: Data) -> list[Issue]:
     """The objective plus the fixed-charge costs the templates add to it must stay finite."""
+    sign = 1.0 if f.objective.sense == "minimize" else -1.0  # as `linearize` adds them
     for k, c in enumerate(f.constraints):
         cost = getattr(c.slots, "cost", None) if c.template == "fixed_charge" else None
         if cost is None:
@@ -263,7 +264,7 @@ def _objective_with_costs(f: Formulation, objective, data: Data) -> list[Issue]:
         term = E.BinOp("*", E.parse(cost), E.parse(c.slots.indicator))
         try:
             for env in instances(c, data):
-                objective.add_inplace(data.linear(term, env))
+                objective.add_inplace(data.linear(term, env).scaled(sign))
         except GroundError as e:
             return [Issue(f"constraints[{k}].slots.cost", str(e))]
         bad = first_nonfinite(objective)
