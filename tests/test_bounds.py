@@ -306,6 +306,11 @@ def test_check_accepts_implies_solve_builds_cli(tmp_path):
     r = invoke("solve", "-f", path, "--json")
     assert r.returncode == 0
     assert json.loads(r.stdout)["objective"] == pytest.approx(2 + 5 / 390)
+    # the exports are built from the same nodes (the generated text is longer than 4,000 characters)
+    for to in ("pyomo", "latex", "lp"):
+        r = invoke("emit", path, "--to", to)
+        assert r.returncode == 0, r.stderr
+    compile(invoke("emit", path, "--to", "pyomo").stdout, "model.py", "exec")
 
 
 # Formulations with many terms, long sums written out, many fixed charges, logical templates.
@@ -314,22 +319,27 @@ _TERM = st.builds(lambda c, v: f"{c} * {v}", _COEF,
                   st.sampled_from(["x['a']", "x['b']", "n['a']", "z", "y['a']", "sum(x[i] for i in I)"]))
 
 
+def _terms(most: int):
+    """Lists of terms of a length drawn evenly up to `most` (plain lists stay short)."""
+    return st.integers(1, most).flatmap(lambda n: st.lists(_TERM, min_size=n, max_size=n))
+
+
 @st.composite
 def wide_formulations(draw):
     d = base()
     d["variables"] += [{"name": "n", "index": ["I"], "domain": "integer", "upper": 6},
                        {"name": "y", "index": ["I"], "domain": "binary"}, {"name": "z", "upper": 20}]
     d["objective"] = {"sense": draw(st.sampled_from(["maximize", "minimize"])),
-                      "expr": " - ".join(draw(st.lists(_TERM, min_size=1, max_size=400)))}
+                      "expr": " - ".join(draw(_terms(400)))}
     for k in range(draw(st.integers(0, 6))):
         kind = draw(st.sampled_from(["linear", "sum_bound", "general", "fixed_charges", "if_then", "either_or",
                                      "balanced"]))
         name = f"c{k}"
         if kind in ("linear", "sum_bound"):
-            slots = {"terms": draw(st.lists(_TERM, min_size=1, max_size=300)), "limit": draw(_COEF),
+            slots = {"terms": draw(_terms(300)), "limit": draw(_COEF),
                      "sense": draw(st.sampled_from(["<=", ">=", "=="]))}
         elif kind == "general":
-            terms = draw(st.lists(_TERM, min_size=1, max_size=600))
+            terms = draw(_terms(600))
             slots = {"expr": " + ".join(terms) + f" <= {draw(_COEF)}"}
         elif kind == "balanced":
             slots = {"expr": balanced(draw(st.integers(1, 400))) + " >= 1"}
@@ -341,10 +351,10 @@ def wide_formulations(draw):
                     "var": f"x['{e}']", "indicator": f"y['{e}']", "cost": draw(_COEF)}})
             continue
         elif kind == "if_then":
-            slots = {"condition": "y['a']", "then": " + ".join(draw(st.lists(_TERM, min_size=1, max_size=200)))
+            slots = {"condition": "y['a']", "then": " + ".join(draw(_terms(200)))
                      + f" {draw(st.sampled_from(['<=', '>=', '==']))} 3"}
         else:
-            slots = {"first": "x['a'] + z <= 4", "second": " + ".join(draw(st.lists(_TERM, min_size=1, max_size=200)))
+            slots = {"first": "x['a'] + z <= 4", "second": " + ".join(draw(_terms(200)))
                      + " >= 2"}
         d["constraints"].append({"name": name, "template": kind, "slots": slots})
     return d

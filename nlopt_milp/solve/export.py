@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from ..core import expr as E
 from ..core.formulation import Formulation
 from ..core.ground import Data
-from ..core.templates import CATALOG, emit as emit_template, instances, linearize, render
+from ..core.templates import (CATALOG, Linearized, emit as emit_template, instances, linearize, linearize_nodes,
+                              render)
 
 FORMATS = ("pyomo", "lp", "mps", "latex", "markdown")
 
@@ -309,7 +310,8 @@ def _indent_dict(entries: list[str], per_line: int, indent: str) -> str:
 
 def to_pyomo_script(f: Formulation) -> str:
     """A standalone, readable Pyomo script of the linearized formulation that solves it with HiGHS."""
-    lf = linearize(f)
+    lin = linearize_nodes(f)  # nodes, not re-parsed text: generated text may exceed the input limits
+    lf = lin.formulation
     data = Data(lf)
     names = _Names()
     for s in lf.sets:
@@ -398,7 +400,7 @@ def to_pyomo_script(f: Formulation) -> str:
         w(f"m.{py} = pyo.Var({', '.join(args)}{doc(v)})")
 
     # constraints
-    trivial = _trivial_constraints(lf, data)
+    trivial = _trivial_constraints(lin, data)
     if any(trivial.values()):
         w("")
         w("")
@@ -427,7 +429,7 @@ def to_pyomo_script(f: Formulation) -> str:
                 w(_comment("  source:  ", c.source))
         for lc in g.linear:
             py = con_py[id(lc)]
-            cmp = E.parse_comparison(lc.slots.expr)
+            cmp = lin.comparisons[lc.name]
             wrap = trivial.get(lc.name, False)
             if not lc.forall:
                 body = ren.expr(cmp, {})
@@ -449,7 +451,7 @@ def to_pyomo_script(f: Formulation) -> str:
 
     w("")
     w("# --- objective ---")
-    obj = E.parse(lf.objective.expr)
+    obj = lin.objective
     if lf.objective.expr != f.objective.expr:
         w("# (includes the setup costs of fixed-charge constraints)")
     sense = "pyo.maximize" if lf.objective.sense == "maximize" else "pyo.minimize"
@@ -472,11 +474,11 @@ def to_pyomo_script(f: Formulation) -> str:
     return "\n".join(out) + "\n"
 
 
-def _trivial_constraints(lf: Formulation, data: Data) -> dict[str, bool]:
+def _trivial_constraints(lin: Linearized, data: Data) -> dict[str, bool]:
     """Linearized constraints with an instance that has no variable terms (Pyomo would see a bool)."""
     out: dict[str, bool] = {}
-    for c in lf.constraints:
-        cmp = E.parse_comparison(c.slots.expr)
+    for c in lin.formulation.constraints:
+        cmp = lin.comparisons[c.name]
         diff = E.BinOp("-", cmp.left, cmp.right)
         flag = False
         try:
@@ -627,7 +629,8 @@ def _align(lines: list[str]) -> list[str]:
 
 def to_latex(f: Formulation) -> str:
     """amsmath `align*` blocks: sets, parameters, variables, objective, constraints."""
-    lf = linearize(f)
+    lin = linearize_nodes(f)
+    lf = lin.formulation
     data = Data(lf)
     out: list[str] = []
     w = out.append
@@ -714,7 +717,7 @@ def to_latex(f: Formulation) -> str:
 
     w("\\paragraph{Objective}")
     sense = r"\min" if lf.objective.sense == "minimize" else r"\max"
-    out.extend(_align([f"{sense} \\quad & {_tex_expr(E.parse(lf.objective.expr))}"]))
+    out.extend(_align([f"{sense} \\quad & {_tex_expr(lin.objective)}"]))
 
     groups = _groups(f, lf)
     if groups:
@@ -724,7 +727,7 @@ def to_latex(f: Formulation) -> str:
             head = g.original if g.original is not None else g.linear[0]
             tag = f"{head.name}: {_title(head)}" if g.original is not None else head.name
             for k, lc in enumerate(g.linear):
-                cmp = E.parse_comparison(lc.slots.expr)
+                cmp = lin.comparisons[lc.name]
                 op = E._LATEX_CMP[cmp.op]
                 line = f"{_tex_expr(cmp.left)} &{op} {_tex_expr(cmp.right)}"
                 q = _tex_forall(lc)
