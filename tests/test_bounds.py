@@ -433,7 +433,9 @@ def test_non_finite_parameter_values_in_json(tmp_path, text):
     assert json.loads(r.stdout)["issues"] == [{"path": "parameters[0].value", "message": "values must be finite numbers"}]
     bound = raw.replace('"upper": 1', f'"upper": {text}').replace(f'"value": {text}', '"value": 2')
     r = invoke("check", write(tmp_path, bound), "--json")
-    assert r.returncode == 2 and json.loads(r.stdout)["issues"][0]["path"] == "variables[0].upper"
+    assert r.returncode == 2
+    assert json.loads(r.stdout)["issues"] == [{"path": "variables[0].upper", "message": "NaN is not a number"
+                                               if text == "NaN" else "use null for no bound"}]
 
 
 _HUGE = st.sampled_from(["1e300", "1e308", "-1.5e308", "1e-300", "3", "0.5"])

@@ -220,8 +220,9 @@ def check(f: Formulation, max_terms: int | None = None) -> list[Issue]:
                 elif list(p.index) not in ([], list(v.index)):
                     add(f"variables[{k}].{which}", f"parameter {b} is indexed by {p.index}, the variable by {v.index}")
             elif isinstance(b, float) and not math.isfinite(b):
-                add(f"variables[{k}].{which}", "use null for no bound")
-        if isinstance(v.lower, (int, float)) and isinstance(v.upper, (int, float)) and v.lower > v.upper:
+                add(f"variables[{k}].{which}", "NaN is not a number" if math.isnan(b) else "use null for no bound")
+        if isinstance(v.lower, (int, float)) and isinstance(v.upper, (int, float)) and v.lower > v.upper \
+                and math.isfinite(v.lower) and math.isfinite(v.upper):  # a non-finite bound is reported above
             add(f"variables[{k}]", f"lower bound {v.lower:g} exceeds upper bound {v.upper:g}")
     if issues:
         # expressions cannot be checked against broken declarations, but their syntax can
