@@ -52,7 +52,7 @@ def issues(d: dict, **kw) -> list[tuple[str, str]]:
     return [(i.path, i.message) for i in check(load(d), **kw)]
 
 
-def write(tmp_path, d: dict | str, name: str = "f.json") -> str:
+def write(tmp_path, d: dict | list | str, name: str = "f.json") -> str:
     p = tmp_path / name
     p.write_text(d if isinstance(d, str) else json.dumps(d), encoding="utf-8")
     return str(p)
@@ -460,3 +460,21 @@ def test_non_finite_property_checked_models_are_finite(parts, limit, op):
     assert all(math.isfinite(x) for x in numbers)
     if max(abs(x) for x in numbers) < 1e9:  # HiGHS refuses matrix values above 1e15 (a solver limit)
         assert solve(f, iis=False).status in ("optimal", "infeasible", "unbounded", "feasible")
+
+
+def test_grounding_size_limit_eval_gold_and_run_options(tmp_path):
+    from nlopt_milp.eval.runner import EvalOptions
+
+    d = base()
+    d["problem"] = "Maximize the total of x."
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps(d) + "\n", encoding="utf-8")
+    bench = write(tmp_path, [{"question": d["problem"], "answer": 20}], "bench.json")
+    small = invoke("eval", "gold", str(gold), "--file", bench, "--json", "--max-terms", "3")
+    assert small.returncode == 0
+    summary = json.loads(small.stdout.splitlines()[-1])
+    assert summary["taxonomy"]["validation_error"] == 1 and summary["sa"] == 0.0
+    default = json.loads(invoke("eval", "gold", str(gold), "--file", bench, "--json").stdout.splitlines()[-1])
+    assert default["taxonomy"]["correct"] == 1
+    assert EvalOptions().max_terms is None  # eval run's option, logged with the other options
+    assert "--max-terms" in invoke("eval", "run", "--help").stdout
