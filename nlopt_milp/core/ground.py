@@ -21,7 +21,6 @@ from . import expr as E
 from .formulation import Element, Formulation, Parameter
 
 VarKey = tuple[str, tuple[Element, ...]]  # ("x", ("a", 1))
-MAX_INSTANCES = 2_000_000
 
 
 class GroundError(ValueError):
@@ -295,9 +294,7 @@ class Data:
         indices = [g.index for g in node.generators]
         inner = dict(env)
         for count, elems in enumerate(self._product([g.set for g in node.generators]), 1):
-            if count > MAX_INSTANCES:
-                raise GroundError(f"sum over more than {MAX_INSTANCES} terms")
-            if not count & 0xFFF:
+            if not count & 0xFFF:  # the size is bounded before grounding (core.size); the time here
                 self.check_deadline()
             inner.update(zip(indices, elems))
             if node.condition is not None and not self.condition(node.condition, inner):
