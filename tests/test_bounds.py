@@ -333,8 +333,14 @@ def wide_formulations(draw):
                       "expr": " - ".join(draw(_terms(400)))}
     for k in range(draw(st.integers(0, 6))):
         kind = draw(st.sampled_from(["linear", "sum_bound", "general", "fixed_charges", "if_then", "either_or",
-                                     "balanced"]))
+                                     "balanced", "forall"]))
         name = f"c{k}"
+        if kind == "forall":  # quantified, filtered, with fixed charges per element
+            d["constraints"].append({"name": name, "template": "fixed_charge", "forall": [{"index": "i", "set": "I"}],
+                                     "where": draw(st.sampled_from(["i != 'b'", "i == i"])),
+                                     "slots": {"var": " + ".join(["n[i]"] * draw(st.integers(1, 300))),
+                                               "indicator": "y[i]", "cost": draw(_COEF)}})
+            continue
         if kind in ("linear", "sum_bound"):
             slots = {"terms": draw(_terms(300)), "limit": draw(_COEF),
                      "sense": draw(st.sampled_from(["<=", ">=", "=="]))}
