@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nlopt_milp.core import expr as E
 from nlopt_milp.core.expr import (
-    BinOp, BoolOp, Compare, ExprError, Generator, Index, Name, Neg, Not, Num, Str, Sum,
+    Add, BinOp, BoolOp, Compare, ExprError, Generator, Index, Name, Neg, Not, Num, Str, Sum,
     parse, parse_comparison, parse_condition, to_latex, to_python, to_text,
 )
 from nlopt_milp.core.formulation import Formulation
@@ -35,9 +35,9 @@ x, y, i, j = Name("x"), Name("y"), Name("i"), Name("j")
     ("cost[i,j]", Index("cost", (i, j))),
     ("x['north']", Index("x", (Str("north"),))),
     ('x["north", 2]', Index("x", (Str("north"), Num(2.0)))),
-    ("x[i + 1]", Index("x", (BinOp("+", i, Num(1.0)),))),
-    ("x + y", BinOp("+", x, y)),
-    ("x - y", BinOp("-", x, y)),
+    ("x[i + 1]", Index("x", (Add((i, Num(1.0)), ("+", "+")),))),
+    ("x + y", Add((x, y), ("+", "+"))),
+    ("x - y", Add((x, y), ("+", "-"))),
     ("2 * x", BinOp("*", Num(2.0), x)),
     ("x / 2", BinOp("/", x, Num(2.0))),
     ("-x", Neg(x)),
@@ -45,18 +45,18 @@ x, y, i, j = Name("x"), Name("y"), Name("i"), Name("j")
     ("+x", x),
     ("--x", Neg(Neg(x))),
     ("(x)", x),
-    ("((x + y))", BinOp("+", x, y)),
+    ("((x + y))", Add((x, y), ("+", "+"))),
     # precedence and associativity
-    ("x + 2 * y", BinOp("+", x, BinOp("*", Num(2.0), y))),
-    ("(x + 2) * y", BinOp("*", BinOp("+", x, Num(2.0)), y)),
-    ("x - y - 1", BinOp("-", BinOp("-", x, y), Num(1.0))),
-    ("x - (y - 1)", BinOp("-", x, BinOp("-", y, Num(1.0)))),
+    ("x + 2 * y", Add((x, BinOp("*", Num(2.0), y)), ("+", "+"))),
+    ("(x + 2) * y", BinOp("*", Add((x, Num(2.0)), ("+", "+")), y)),
+    ("x - y - 1", Add((x, y, Num(1.0)), ("+", "-", "-"))),
+    ("x - (y - 1)", Add((x, Add((y, Num(1.0)), ("+", "-"))), ("+", "-"))),
     ("x / y / 2", BinOp("/", BinOp("/", x, y), Num(2.0))),
     ("-x * y", BinOp("*", Neg(x), y)),
     ("-(x * y)", Neg(BinOp("*", x, y))),
     ("x * -y", BinOp("*", x, Neg(y))),
     # newlines are spaces
-    ("x +\n y", BinOp("+", x, y)),
+    ("x +\n y", Add((x, y), ("+", "+"))),
     ("  x  ", x),
 ])
 def test_parse_accepts(text, node):
@@ -96,7 +96,7 @@ def test_parse_nested_sums():
 
 @pytest.mark.parametrize("op", ["<=", ">=", "=="])
 def test_parse_comparison(op):
-    assert parse_comparison(f"x + y {op} 10") == Compare(op, BinOp("+", x, y), Num(10.0))
+    assert parse_comparison(f"x + y {op} 10") == Compare(op, Add((x, y), ("+", "+")), Num(10.0))
 
 
 def test_parse_comparison_both_sides_expressions():
@@ -347,7 +347,11 @@ def _conditions(operands, max_leaves):
 
 def _arith(filters, max_leaves):
     return st.recursive(_leaves, lambda c: st.one_of(
-        st.builds(BinOp, st.sampled_from(["+", "-", "*", "/"]), c, c),
+        st.builds(BinOp, st.sampled_from(["*", "/"]), c, c),
+        # a chain: the parser never puts a chain first in a chain (`(a + b) + c` is `a + b + c`)
+        st.builds(lambda first, rest: Add((first,) + tuple(t for _, t in rest), ("+",) + tuple(s for s, _ in rest)),
+                  c.filter(lambda n: not isinstance(n, Add)),
+                  st.lists(st.tuples(st.sampled_from(["+", "-"]), c), min_size=1, max_size=3)),
         st.builds(Neg, c),
         _index(c | _strs),
         st.builds(Sum, c, _gens, st.none() | filters) if filters is not None else st.nothing(),

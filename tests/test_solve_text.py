@@ -673,11 +673,13 @@ def solve_calls(monkeypatch):
 def test_solver_options_reach_the_pipeline_solve(server, tmp_path, solve_calls):
     server.script(formulation_json())
     r = invoke("solve", write_problem(tmp_path), "--mode", "single", "--base-url", server.base_url,
-               "--solver", "ortools", "--time-limit", "30", "--mip-gap", "0.01", "--threads", "1", "--json")
+               "--solver", "ortools", "--time-limit", "30", "--mip-gap", "0.01", "--threads", "1", "--json",
+               "--max-terms", "5000")
     assert r.returncode == 0, r.stderr
     d = one_json(r.stdout)
     assert d["objective"] == pytest.approx(MIX_OPT, rel=0.01) and "check" not in d
-    assert solve_calls.calls == [{"solver": "ortools", "time_limit": 30.0, "mip_gap": 0.01, "threads": 1}]
+    assert solve_calls.calls == [{"solver": "ortools", "time_limit": 30.0, "mip_gap": 0.01, "threads": 1,
+                                  "max_terms": 5000}]
 
 
 def test_check_compares_the_chosen_formulation(server, tmp_path, solve_calls):

@@ -29,6 +29,7 @@ from . import render
 from . import llm_cmds as L
 from .eval_cmd import eval_app
 from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO, EXIT_OK, EXIT_SOLVER
+from ..core.size import DEFAULT_MAX_TERMS
 from ..core.text import safe_text
 from .inputs import InputError, Record, iter_records
 
@@ -122,10 +123,10 @@ def _fail(source: str, message: str, json_output: bool = False, kind: str = "sol
     raise typer.Exit(EXIT_INVALID)
 
 
-def _records(path: str, json_output: bool, kind: str = "solve"):
+def _records(path: str, json_output: bool, kind: str = "solve", max_terms: int | None = None):
     """The records of `path`, streamed; a whole-input error (even after some records) exits 2."""
     try:
-        yield from iter_records(path)
+        yield from iter_records(path, max_terms)
     except InputError as e:
         _fail(e.source, e.message, json_output, kind)
 
@@ -241,7 +242,8 @@ def solve(
     ] = SolverName.highs,
     time_limit: Annotated[
         Optional[float], typer.Option("--time-limit", "-t", min=0, metavar="SECONDS",
-                                      help="Stop the solver after this many seconds (per formulation).")
+                                      help="Stop after this many seconds per formulation: building the "
+                                           "model and solving it.")
     ] = None,
     mip_gap: Annotated[
         Optional[float], typer.Option("--mip-gap", min=0, metavar="GAP",
@@ -257,6 +259,7 @@ def solve(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per formulation (JSON lines) instead of tables.")
     ] = False,
+    max_terms: L.MaxTermsOpt = DEFAULT_MAX_TERMS,
     backend: L.BackendOpt = "openai",
     base_url: L.BaseUrlOpt = None,
     model: L.ModelOpt = None,
@@ -285,7 +288,7 @@ def solve(
     if problem is None and formulation is None:
         render.print_input_error("usage", "give a PROBLEM text file or --formulation F (see nlopt solve --help)")
         raise typer.Exit(EXIT_INVALID)
-    opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+    opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "max_terms": max_terms}
     if problem is not None:
         o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                          max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
@@ -294,8 +297,8 @@ def solve(
                                           mip_gap=mip_gap, threads=threads, check=check,
                                           json_output=json_output, trace=trace,
                                           save_formulation=save_formulation, emit_pyomo=emit_pyomo,
-                                          overwrite=overwrite))
-    records = _records(formulation, json_output)
+                                          overwrite=overwrite, max_terms=max_terms))
+    records = _records(formulation, json_output, max_terms=max_terms)
     first = list(itertools.islice(records, 2))  # a header per formulation when there are several
     codes = [
         _solve_one(rec, solver=solver.value, opts=opts, check=check, json_output=json_output,
@@ -316,12 +319,13 @@ def check_cmd(
     json_output: Annotated[
         bool, typer.Option("--json", help='Print {"valid": bool, "issues": [{"path", "message"}]} per formulation.')
     ] = False,
+    max_terms: L.MaxTermsOpt = DEFAULT_MAX_TERMS,
 ) -> None:
     """Validate formulations without solving them.
 
     Prints OK and a model summary, or every problem found as `path: message`.
     """
-    records = _records(formulation, json_output, kind="check")
+    records = _records(formulation, json_output, kind="check", max_terms=max_terms)
     code = EXIT_OK
     con = render.out()
     for rec in records:
@@ -501,6 +505,7 @@ def formulate(
     timeout: L.TimeoutOpt = 120.0,
     trace: L.TraceOpt = None,
     overwrite: L.OverwriteOpt = False,
+    max_terms: L.MaxTermsOpt = DEFAULT_MAX_TERMS,
 ) -> None:
     """Ask the model for a formulation of PROBLEM and stop there (validated and audited, not solved)."""
     o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
@@ -508,7 +513,7 @@ def formulate(
                      timeout=timeout)
     raise typer.Exit(L.run_solve_text(problem, o, solver="highs", time_limit=None, json_output=json_output,
                                       trace=trace, save_formulation=out, emit_pyomo=None, formulate_only=True,
-                                      overwrite=overwrite))
+                                      overwrite=overwrite, max_terms=max_terms))
 
 
 @app.command(epilog="[bold]Exit codes[/bold]: 0 the server answers; 6 it does not.")

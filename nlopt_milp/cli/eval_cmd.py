@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
+from ..core.size import DEFAULT_MAX_TERMS
 from . import render
 from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO
 from .llm_cmds import LLMOptions
@@ -101,12 +102,14 @@ def run_cmd(
     rel_tol: float = typer.Option(1e-4, help="Relative tolerance for a correct objective."),
     solver: str = typer.Option("highs", "--solver", "-s", help="highs, highs-pyomo or ortools (as nlopt solve)."),
     time_limit: float = typer.Option(60.0, "--time-limit", "-t", min=0.1,
-                                     help="Solver time limit per formulation, in seconds."),
+                                     help="Time limit per formulation (building and solving), in seconds."),
     mip_gap: Optional[float] = typer.Option(None, "--mip-gap", min=0, help="Relative MIP gap at which to stop."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Solver threads per solve."),
     trace: Optional[Path] = typer.Option(None, "--trace", metavar="DIR", file_okay=False,
                                          help="Write one trace per problem (prompts, replies, repairs) to "
                                               "DIR/<problem_id>.json."),
+    max_terms: int = typer.Option(DEFAULT_MAX_TERMS, "--max-terms", min=1, metavar="N",
+                                  help="Refuse formulations that expand to more than N terms."),
 ) -> None:
     """Run the pipeline over a benchmark; log each problem as it finishes; print SA / ER / AST."""
     if samples > 1 and temperature == 0:
@@ -145,7 +148,7 @@ def run_cmd(
                    timeout=timeout)
     options = EvalOptions(mode=mode, samples=samples, max_repairs=max_repairs, concurrency=concurrency, seed=seed,
                           temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol, time_limit=time_limit,
-                          solver=solver, mip_gap=mip_gap, threads=threads)
+                          solver=solver, mip_gap=mip_gap, threads=threads, max_terms=max_terms)
     try:
         llm = make_backend(o)
         id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
@@ -245,6 +248,8 @@ def gold_cmd(
     solver: str = typer.Option("highs", help="highs or ortools."),
     json_output: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as JSON."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out log."),
+    max_terms: int = typer.Option(DEFAULT_MAX_TERMS, "--max-terms", min=1, metavar="N",
+                                  help="Refuse formulations that expand to more than N terms."),
 ) -> None:
     """Score formulations made elsewhere (e.g. the NL4Opt gold import) against a benchmark's answers.
 
@@ -268,7 +273,7 @@ def gold_cmd(
     except (OSError, UnicodeDecodeError) as e:
         render.print_input_error(str(formulations), f"cannot read: {e}")
         raise typer.Exit(EXIT_INVALID)
-    run = gold_records(lines, loaded, solver=solver, source=str(formulations))
+    run = gold_records(lines, loaded, solver=solver, source=str(formulations), max_terms=max_terms)
     for where, message in run.errors:
         render.print_input_error(where, message)
     if out:

@@ -128,8 +128,9 @@ def _lines(fh, cap: int, source: str, prefix: bytes):
         raise InputError(source, "is empty")
 
 
-def iter_records(path: str) -> Iterator[Record]:
-    """Read, parse and check every formulation of `path` (a file or `-`), one at a time.
+def iter_records(path: str, max_terms: int | None = None) -> Iterator[Record]:
+    """Read, parse and check every formulation of `path` (a file or `-`), one at a time;
+    `max_terms` is the size limit of `check` (None: its default).
 
     Whole-input errors raise InputError (possibly after some records were yielded).
     """
@@ -165,7 +166,7 @@ def iter_records(path: str) -> Iterator[Record]:
             continue
         rec.name = f.name or wrapper_name
         try:
-            rec.issues = check(f)
+            rec.issues = check(f, max_terms)
         except Exception as e:  # a checker bug must not become a traceback
             rec.issues = [Issue("", f"internal error while checking: {type(e).__name__}: {_reason(e)}")]
         if not rec.issues:

@@ -154,7 +154,8 @@ def _formulation_renderable(f):
 def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: float | None, json_output: bool,
                    trace: str | None, save_formulation: str | None, emit_pyomo: str | None,
                    mip_gap: float | None = None, threads: int | None = None, check: bool = False,
-                   formulate_only: bool = False, overwrite: bool = False) -> int:
+                   formulate_only: bool = False, overwrite: bool = False,
+                   max_terms: int | None = None) -> int:
     """`nlopt solve PROBLEM` (and `nlopt formulate` with `formulate_only`): the exit code.
 
     Every solve of the pipeline uses `solver`, `time_limit`, `mip_gap` and `threads`; with
@@ -182,7 +183,7 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 
     from ..formulate.llm import BackendError
 
-    solve_opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+    solve_opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "max_terms": max_terms}
 
     def solve_fn(f):
         from ..solve import solve
@@ -191,7 +192,7 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 
     try:
         backend = make_backend(o)
-        pipeline = make_pipeline(o, backend, solve=solve_fn)
+        pipeline = make_pipeline(o, backend, solve=solve_fn, max_terms=max_terms)
         outcome = pipeline.formulate(text) if formulate_only else pipeline.run(text)
     except BackendError as e:
         partial = getattr(e, "trace", None)  # what was asked before the backend failed
@@ -356,5 +357,8 @@ TraceOpt = Annotated[Optional[str], typer.Option("--trace", metavar="FILE", help
                                                  "errors, timings and token counts as JSON.")]
 SaveFormulationOpt = Annotated[Optional[str], typer.Option("--save-formulation", metavar="FILE",
                                                            help="Write the chosen formulation JSON.")]
+MaxTermsOpt = Annotated[int, typer.Option("--max-terms", min=1, metavar="N",
+                                          help="Refuse formulations that expand to more than N terms (counted "
+                                               "before expanding: forall instances x sum terms).")]
 EmitPyomoOpt = Annotated[Optional[str], typer.Option("--emit-pyomo", metavar="FILE",
                                                      help="Write a standalone Pyomo script of the model.")]

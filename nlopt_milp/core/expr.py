@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Union
 
 MAX_LENGTH = 4000
-MAX_DEPTH = 200  # nesting; a chain a + b + c + ... nests one level per term
+MAX_DEPTH = 200  # nesting of parentheses, products, sums; a chain a + b - c + ... is one flat level
 
 
 class ExprError(ValueError):
@@ -72,6 +72,14 @@ class BinOp:
 
 
 @dataclass(frozen=True)
+class Add:
+    """`a + b - c + ...` as one flat node: a sum written out term by term does not nest."""
+
+    terms: tuple["Node", ...]
+    signs: tuple[str, ...]  # "+" or "-" per term; the first is "+"
+
+
+@dataclass(frozen=True)
 class Neg:
     operand: "Node"
 
@@ -107,7 +115,7 @@ class Not:
     operand: "Node"
 
 
-Node = Union[Num, Str, Name, Index, BinOp, Neg, Sum, Compare, BoolOp, Not]
+Node = Union[Num, Str, Name, Index, Add, BinOp, Neg, Sum, Compare, BoolOp, Not]
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMPOPS = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.Gt: ">"}
@@ -251,6 +259,8 @@ class _Converter:
                 if isinstance(p, (ast.Slice, ast.Starred)):
                     raise self.fail(p, "slices are not allowed in an index")
             return Index(name, tuple(self.value(p, d, strings=True) for p in parts))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            return self.convert_chain(node, d)
         if isinstance(node, ast.BinOp):
             op = _BINOPS.get(type(node.op))
             if op is None:
@@ -283,6 +293,17 @@ class _Converter:
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             raise self.fail(node, "comprehensions are only allowed inside sum(...)")
         raise self.fail(node, f"{type(node).__name__} is not allowed in an expression")
+
+    def convert_chain(self, node: ast.BinOp, depth: int) -> Add:
+        """`a + b - c ...` (a left-deep chain in Python's AST), walked without recursion."""
+        signs: list[str] = []
+        rights: list[ast.AST] = []
+        while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            signs.append("+" if isinstance(node.op, ast.Add) else "-")
+            rights.append(node.right)
+            node = node.left
+        terms = [self.value(node, depth)] + [self.value(r, depth) for r in reversed(rights)]
+        return Add(tuple(terms), ("+",) + tuple(reversed(signs)))
 
     def convert_call(self, node: ast.Call, depth: int) -> Node:
         if not isinstance(node.func, ast.Name) or node.func.id != "sum":
@@ -361,6 +382,9 @@ def _names(node: Node, bound: frozenset[str], out: set[str]) -> None:
         out.add(node.name)
         for a in node.args:
             _names(a, bound, out)
+    elif isinstance(node, Add):
+        for t in node.terms:
+            _names(t, bound, out)
     elif isinstance(node, BinOp):
         _names(node.left, bound, out)
         _names(node.right, bound, out)
@@ -441,6 +465,12 @@ def _render(node: Node, style: dict, parent_prec: int = 0, right: bool = False) 
         if latex:
             return f"{_latex_name(node.name)}_{{{args.replace(' ', '')}}}"
         return f"{style['prefix']}{node.name}[{args}]"
+    if isinstance(node, Add):
+        s = r(node.terms[0], 1)
+        for sign, t in zip(node.signs[1:], node.terms[1:]):
+            s += f" {sign} {r(t, 1, True)}"
+        need = 1 < parent_prec or (right and parent_prec == 1)
+        return f"\\left({s}\\right)" if need and latex else f"({s})" if need else s
     if isinstance(node, BinOp):
         prec = _PREC[node.op]
         if latex and node.op == "/":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
@@ -21,7 +22,6 @@ from . import expr as E
 from .formulation import Element, Formulation, Parameter
 
 VarKey = tuple[str, tuple[Element, ...]]  # ("x", ("a", 1))
-MAX_INSTANCES = 2_000_000
 
 
 class GroundError(ValueError):
@@ -30,6 +30,28 @@ class GroundError(ValueError):
 
 class NonlinearError(GroundError):
     pass
+
+
+class NonFiniteError(GroundError):
+    """A number that overflowed (or became NaN) while grounding: an input error, never a coefficient."""
+
+
+class BuildTimeout(GroundError):
+    """Grounding ran past `Data.deadline` (the time limit covers building as well as solving)."""
+
+
+def first_nonfinite(lin: "LinExpr") -> str | None:
+    """What in `lin` is not a finite number (inf or NaN), for a message; None when all is finite."""
+    for k, v in lin.terms.items():
+        if not math.isfinite(v):
+            return f"the coefficient of {var_label(k)} is {v}"
+    if not math.isfinite(lin.const):
+        return f"the constant term is {lin.const}"
+    return None
+
+
+def _overflow(what: str) -> NonFiniteError:
+    return NonFiniteError(f"{what} is not a finite number (it overflows); use smaller numbers or other units")
 
 
 def var_label(key: VarKey) -> str:
@@ -78,6 +100,8 @@ Value = Union[float, str, int, LinExpr]
 
 class Data:
     """The evaluation context of a (structurally valid) formulation."""
+
+    deadline: float | None = None  # time.monotonic() past which grounding raises BuildTimeout
 
     def __init__(self, f: Formulation):
         self.formulation = f
@@ -184,10 +208,14 @@ class Data:
             return v.scaled(-1.0) if isinstance(v, LinExpr) else -self._number(v, node)
         if isinstance(node, E.BinOp):
             return self._combine(node, self.evaluate(node.left, env), self.evaluate(node.right, env))
-        if isinstance(node, E.Sum):
+        if isinstance(node, (E.Sum, E.Add)):
             total = LinExpr()
-            self._add_sum(node, env, 1.0, total)
-            return total if total.terms else total.const
+            self._add(node, env, 1.0, total)
+            if total.terms:
+                return total
+            if not math.isfinite(total.const):
+                raise _overflow(E.to_text(node)[:80])
+            return total.const
         if isinstance(node, (E.Compare, E.BoolOp, E.Not)):
             raise GroundError(f"a condition is not allowed here: {E.to_text(node)}")
         raise GroundError(f"cannot evaluate {node!r}")
@@ -195,6 +223,9 @@ class Data:
     def linear(self, node: E.Node, env: dict) -> LinExpr:
         out = LinExpr()
         self._add(node, env, 1.0, out)
+        bad = first_nonfinite(out)
+        if bad:
+            raise NonFiniteError(f"{bad} (a number overflows); use smaller numbers or other units")
         return out
 
     def _add(self, node: E.Node, env: dict, coef: float, acc: LinExpr) -> None:
@@ -216,6 +247,12 @@ class Data:
         if isinstance(node, E.Sum):
             self._add_sum(node, env, coef, acc)
             return
+        if isinstance(node, E.Add):
+            if len(node.terms) > 1 and self._is_element(node.terms[0], env):
+                self.evaluate(node.terms[1], env)  # errors in evaluation order: both operands of the first +
+            for sign, term in zip(node.signs, node.terms):
+                self._add(term, env, coef if sign == "+" else -coef, acc)
+            return
         if isinstance(node, E.BinOp) and not self._is_element(node.left, env):
             if node.op in "+-":
                 self._add(node.left, env, coef, acc)
@@ -224,6 +261,7 @@ class Data:
             if node.op == "*":
                 a = self.evaluate(node.left, env)
                 if isinstance(a, (int, float)):  # a number times anything: scale the other side
+                    self._number(a, node.left)  # finite, or NonFiniteError
                     self._add(node.right, env, coef * a, acc)
                     return
                 v = self._combine(node, a, self.evaluate(node.right, env))
@@ -255,8 +293,8 @@ class Data:
         indices = [g.index for g in node.generators]
         inner = dict(env)
         for count, elems in enumerate(self._product([g.set for g in node.generators]), 1):
-            if count > MAX_INSTANCES:
-                raise GroundError(f"sum over more than {MAX_INSTANCES} terms")
+            if not count & 0xFFF:  # the size is bounded before grounding (core.size); the time here
+                self.check_deadline()
             inner.update(zip(indices, elems))
             if node.condition is not None and not self.condition(node.condition, inner):
                 continue
@@ -267,8 +305,12 @@ class Data:
         if isinstance(v, LinExpr):
             if not v.is_constant():
                 raise GroundError(f"must be a constant, but {E.to_text(node)} contains variables")
-            return v.const
+            v = v.const
         return self._number(v, node)
+
+    def check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise BuildTimeout("building the model took longer than the time limit")
 
     def condition(self, node: E.Node, env: dict) -> bool:
         if isinstance(node, E.BoolOp):
@@ -363,7 +405,7 @@ class Data:
         if node.op in "+-":
             sign = 1.0 if node.op == "+" else -1.0
             if not la and not lb:
-                return self._number(a, node.left) + sign * self._number(b, node.right)
+                return _finite(self._number(a, node.left) + sign * self._number(b, node.right), node)
             aa = a if la else LinExpr({}, self._number(a, node.left))
             bb = b if lb else LinExpr({}, self._number(b, node.right))
             return aa.plus(bb, sign)
@@ -378,7 +420,7 @@ class Data:
                 return a.scaled(self._number(b, node.right))
             if lb:
                 return b.scaled(self._number(a, node.left))
-            return self._number(a, node.left) * self._number(b, node.right)
+            return _finite(self._number(a, node.left) * self._number(b, node.right), node)
         # division
         if lb:
             if not b.is_constant():
@@ -388,20 +430,29 @@ class Data:
             d = self._number(b, node.right)
         if d == 0:
             raise GroundError(f"division by zero in {E.to_text(node)}")
-        return a.scaled(1.0 / d) if la else self._number(a, node.left) / d
+        return a.scaled(_finite(1.0 / d, node)) if la else _finite(self._number(a, node.left) / d, node)
 
     @staticmethod
     def _number(v: Value, node: E.Node) -> float:
         if isinstance(v, LinExpr):
             if v.is_constant():
-                return v.const
+                return _finite(v.const, node)
             raise GroundError(f"{E.to_text(node)} must be a constant")
         if isinstance(v, str):
             n = elements.number(v)
             if n is None:
                 raise GroundError(f"element {v!r} is a name, not a number, in {E.to_text(node)}")
-            return n
-        return float(v)
+            return _finite(n, node)
+        try:
+            return _finite(float(v), node)
+        except OverflowError:  # an integer element beyond float range
+            raise _overflow(E.to_text(node)[:80]) from None
+
+
+def _finite(v: float, node: E.Node) -> float:
+    if not math.isfinite(v):
+        raise _overflow(E.to_text(node)[:80])
+    return v
 
 
 def _fill(table: dict, prefix: tuple, value, sets: list[list], set_names: list[str], pname: str,

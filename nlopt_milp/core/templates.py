@@ -43,15 +43,17 @@ class Emission:
     variables: list[Variable] = field(default_factory=list)
     parameters: list[Parameter] = field(default_factory=list)
     objective_terms: list[E.Node] = field(default_factory=list)  # added as a cost (sign by sense)
+    derived: list[E.Node] = field(default_factory=list)  # excesses whose big-M was (or would be) derived
 
 
 class Emitter:
     """Helper passed to a template's emit: builds comparisons, aux variables and big-M parameters."""
 
-    def __init__(self, constraint, data: Data, taken: set[str]):
+    def __init__(self, constraint, data: Data, taken: set[str], derive: bool = True):
         self.c = constraint
         self.data = data
         self.taken = taken
+        self.derive = derive  # False: structure only (big-M as a placeholder), nothing is grounded
         self.out = Emission()
 
     # building blocks
@@ -83,15 +85,17 @@ class Emitter:
         """A big-M for `excess <= M` when relaxed: the given slot, or the max of `excess` over bounds."""
         if given is not None:
             return given
+        self.out.derived.append(excess)
+        if not self.derive:
+            return ONE
         values = {}
         for env in instances(self.c, self.data):
             lin = self.data.linear(excess, env)
             hi, culprit = upper(lin, self.data)
             if math.isinf(hi):
-                err = GroundError(
-                    f"cannot derive a big-M for {what}{_where(self.c, env)}: variable {culprit} has no "
-                    f"finite bound; bound it or give slots.{slot}"
-                )
+                why = (f"variable {culprit} has no finite bound; bound it" if culprit else
+                       "the variable bounds are so large that it overflows; use smaller bounds")
+                err = GroundError(f"cannot derive a big-M for {what}{_where(self.c, env)}: {why} or give slots.{slot}")
                 err.slot = what.split(" ")[0]  # the slot path, for validate
                 raise err
             values[_key(self.c, env)] = max(hi, 0.0)
@@ -113,13 +117,17 @@ def upper(lin: LinExpr, data: Data) -> tuple[float, str]:
         if math.isinf(b):
             return math.inf, var_label(key)
         total += c * b
+    if not math.isfinite(total):  # finite bounds whose total overflows: no culprit to name
+        return math.inf, ""
     return total, ""
 
 
 def instances(c, data: Data):
     """Index environments of a quantified constraint, after its `where` filter."""
     cond = E.parse_condition(c.where) if c.where else None
-    for env in data.combos([(b.index, b.set) for b in c.forall]):
+    for k, env in enumerate(data.combos([(b.index, b.set) for b in c.forall]), 1):
+        if not k & 0x3FF:
+            data.check_deadline()
         if cond is None or data.condition(cond, env):
             yield env
 
@@ -144,10 +152,8 @@ def _nested(c, data: Data, values: dict[tuple, float], prefix: tuple = ()):
 # --- node helpers --------------------------------------------------------------------
 
 def _sum(nodes: list[E.Node]) -> E.Node:
-    out = nodes[0]
-    for n in nodes[1:]:
-        out = E.BinOp("+", out, n)
-    return out
+    # one flat node: a 210-term list must not become a 210-level chain
+    return nodes[0] if len(nodes) == 1 else E.Add(tuple(nodes), ("+",) * len(nodes))
 
 
 def _sub(a: E.Node, b: E.Node) -> E.Node:
@@ -365,8 +371,9 @@ def _one_line(v):
     return v
 
 
-def emit(c, data: Data, taken: set[str]) -> Emission:
-    em = Emitter(c, data, taken)
+def emit(c, data: Data, taken: set[str], derive: bool = True) -> Emission:
+    """What constraint `c` expands to; with `derive=False` big-Ms are placeholders (no grounding)."""
+    em = Emitter(c, data, taken, derive)
     CATALOG[c.template].emit(em, parsed_slots(c))
     return em.out
 
@@ -380,16 +387,37 @@ def _unique(name: str, taken: set[str]) -> str:
     return out
 
 
+@dataclass
+class Linearized:
+    """A formulation with only general linear constraints, and the nodes it was made from.
+
+    `formulation` holds the constraints as text (for export and display); the model is
+    built from `comparisons` and `objective`, never from re-parsed text, so whatever
+    validates also builds, however long the generated text is.
+    """
+
+    formulation: Formulation
+    comparisons: dict[str, E.Compare]  # linearized constraint name -> its comparison
+    objective: E.Node
+
+
 def linearize(f: Formulation) -> Formulation:
     """Reduction: a formulation with templates -> one with only general linear constraints.
 
     Auxiliary binaries and big-M parameters are added as ordinary variables and parameters;
     fixed-charge costs are added to the objective. Assumes `f` is valid.
     """
+    return linearize_nodes(f).formulation
+
+
+def linearize_nodes(f: Formulation, deadline: float | None = None) -> Linearized:
+    """`linearize`, keeping the nodes; `deadline` (time.monotonic()) bounds big-M derivation."""
     data = Data(f)
+    data.deadline = deadline
     taken = {s.name for s in f.sets} | {p.name for p in f.parameters} | {v.name for v in f.variables}
     taken |= {c.name for c in f.constraints}
     params, variables, constraints = list(f.parameters), list(f.variables), []
+    comparisons: dict[str, E.Compare] = {}
     extra_cost: list[E.Node] = []
     for c in f.constraints:
         out = emit(c, data, taken)
@@ -400,20 +428,25 @@ def linearize(f: Formulation) -> Formulation:
         for suffix, cmp in out.comparisons:
             # a suffixed name must not clash with another constraint's name (or be cut back to c.name)
             name = c.name if not suffix else _unique(c.name[:64 - len(suffix)] + suffix, taken)
+            comparisons[name] = cmp
             constraints.append(General(
                 template="general", name=name, source=c.source, forall=c.forall, where=c.where,
                 slots=GeneralSlots(expr=E.to_text(cmp)),
             ))
-        for term in out.objective_terms:
-            gens = tuple(E.Generator(b.index, b.set) for b in c.forall)
-            cond = E.parse_condition(c.where) if c.where else None
-            extra_cost.append(E.Sum(term, gens, cond) if gens else term)
+        extra_cost += objective_costs(c, out)
     objective = f.objective
+    obj = E.parse(f.objective.expr)
     if extra_cost:
-        obj = E.parse(f.objective.expr)
-        op = "+" if f.objective.sense == "minimize" else "-"
-        for t in extra_cost:
-            obj = E.BinOp(op, obj, t)
+        sign = "+" if f.objective.sense == "minimize" else "-"
+        obj = E.Add((obj, *extra_cost), ("+",) + (sign,) * len(extra_cost))
         objective = f.objective.model_copy(update={"expr": E.to_text(obj)})
-    return f.model_copy(update={"parameters": params, "variables": variables, "constraints": constraints,
-                                "objective": objective})
+    lf = f.model_copy(update={"parameters": params, "variables": variables, "constraints": constraints,
+                              "objective": objective})
+    return Linearized(lf, comparisons, obj)
+
+
+def objective_costs(c, out: Emission) -> list[E.Node]:
+    """The objective terms of constraint `c` (fixed-charge costs), summed over its forall."""
+    gens = tuple(E.Generator(b.index, b.set) for b in c.forall)
+    cond = E.parse_condition(c.where) if c.where else None
+    return [E.Sum(term, gens, cond) if gens else term for term in out.objective_terms]

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from . import elements
 from . import expr as E
 from .formulation import Formulation
-from .ground import Data, GroundError
+from .ground import Data, GroundError, NonFiniteError, first_nonfinite
+from .size import size_issues
 from .templates import BINARY, BINARY_LIST, CATALOG, CONSTANT, FRACTION, SlotError, emit, instances, parsed_slots
 
 MAX_ISSUES_PER_CONSTRAINT = 3
@@ -245,8 +246,12 @@ def _collapse_union(path: str) -> str:
 # --- semantic checks -----------------------------------------------------------------
 
 
-def check(f: Formulation) -> list[Issue]:
-    """Every semantic problem of a structurally valid formulation."""
+def check(f: Formulation, max_terms: int | None = None) -> list[Issue]:
+    """Every semantic problem of a structurally valid formulation.
+
+    A formulation that grounds to more than `max_terms` terms (default
+    `size.DEFAULT_MAX_TERMS`, counted before anything is expanded) is refused, naming the part.
+    """
     issues: list[Issue] = []
     add = lambda path, msg: issues.append(Issue(path, msg))  # noqa: E731
 
@@ -300,17 +305,23 @@ def check(f: Formulation) -> list[Issue]:
                 elif list(p.index) not in ([], list(v.index)):
                     add(f"variables[{k}].{which}", f"parameter {b} is indexed by {p.index}, the variable by {v.index}")
             elif isinstance(b, float) and not math.isfinite(b):
-                add(f"variables[{k}].{which}", "use null for no bound")
-        if isinstance(v.lower, (int, float)) and isinstance(v.upper, (int, float)) and v.lower > v.upper:
+                add(f"variables[{k}].{which}", "NaN is not a number" if math.isnan(b) else "use null for no bound")
+        if isinstance(v.lower, (int, float)) and isinstance(v.upper, (int, float)) and v.lower > v.upper \
+                and math.isfinite(v.lower) and math.isfinite(v.upper):  # a non-finite bound is reported above
             add(f"variables[{k}]", f"lower bound {v.lower:g} exceeds upper bound {v.upper:g}")
     if issues:
         # expressions cannot be checked against broken declarations, but their syntax can
         return issues + _syntax_issues(f)
+    # too large to ground: say so before grounding anything
+    issues += [Issue(path, msg) for path, msg in size_issues(f, max_terms)]
+    if issues:
+        return issues + _syntax_issues(f)
 
     # objective
+    objective = None
     try:
         obj = E.parse(f.objective.expr)
-        data.linear(obj, {})
+        objective = data.linear(obj, {})
     except E.ExprError as e:
         add("objective.expr", str(e))
     except GroundError as e:
@@ -324,7 +335,29 @@ def check(f: Formulation) -> list[Issue]:
             add(f"{path}.name", f"name {c.name} is already used by constraints[{cnames[c.name]}]")
         cnames.setdefault(c.name, k)
         issues.extend(_check_constraint(c, path, data, model_names))
+    if not issues and objective is not None:
+        issues.extend(_objective_with_costs(f, objective, data))
     return issues
+
+
+def _objective_with_costs(f: Formulation, objective, data: Data) -> list[Issue]:
+    """The objective plus the fixed-charge costs the templates add to it must stay finite."""
+    sign = 1.0 if f.objective.sense == "minimize" else -1.0  # as `linearize` adds them
+    for k, c in enumerate(f.constraints):
+        cost = getattr(c.slots, "cost", None) if c.template == "fixed_charge" else None
+        if cost is None:
+            continue
+        term = E.BinOp("*", E.parse(cost), E.parse(c.slots.indicator))
+        try:
+            for env in instances(c, data):
+                objective.add_inplace(data.linear(term, env).scaled(sign))
+        except GroundError as e:
+            return [Issue(f"constraints[{k}].slots.cost", str(e))]
+        bad = first_nonfinite(objective)
+        if bad:
+            return [Issue(f"constraints[{k}].slots.cost", f"with this setup cost, {bad} in the objective "
+                                                           "(a number overflows); use smaller numbers")]
+    return []
 
 
 def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[Issue]:
@@ -356,11 +389,38 @@ def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[I
         return [Issue(f"{path}.where", str(e))]
     if not envs and c.forall:
         return [Issue(f"{path}.forall", "no instances: the sets are empty or the filter excludes everything")]
+    # Constant, fraction and binary slots have meanings of their own: check them per instance.
+    # Linear slots are grounded as part of the template's rows below; only when a row fails
+    # are they grounded one by one, to name the slot at fault.
+    out = _slot_issues(c, path, tmpl, slots, envs, data, (CONSTANT, FRACTION, BINARY, BINARY_LIST))
+    if out:
+        return _slot_issues(c, path, tmpl, slots, envs, data) or out
+    try:
+        em = emit(c, data, set(model_names))
+        scratch = data.extended(em.parameters, em.variables)
+        rows = [(suffix, E.BinOp("-", cmp.left, cmp.right)) for suffix, cmp in em.comparisons]
+        for env in envs:
+            for suffix, diff in rows:
+                try:
+                    scratch.linear(diff, env)
+                except NonFiniteError as e:
+                    label = c.name + suffix + (f"[{','.join(str(env[b.index]) for b in c.forall)}]" if c.forall else "")
+                    raise NonFiniteError(f"in row {label}: {e}") from None
+    except (GroundError, E.ExprError) as e:
+        at = path if isinstance(e, NonFiniteError) else f"{path}.{getattr(e, 'slot', 'slots')}"
+        return _slot_issues(c, path, tmpl, slots, envs, data) or [Issue(at, str(e))]
+    return []
+
+
+def _slot_issues(c, path: str, tmpl, slots: dict, envs: list[dict], data: Data, kinds=None) -> list[Issue]:
+    """Each slot (of `kinds`, default all) grounded on its own in every instance: the first
+    problem of each slot, with the instance where it occurs."""
+    out: list[Issue] = []
     for env in envs:
         at = "" if not c.forall else " (for " + ", ".join(f"{b.index}={env[b.index]!r}" for b in c.forall) + ")"
         for key, node in slots.items():
             kind = tmpl.slots.get(key)
-            if kind is None or node is None:
+            if kind is None or node is None or (kinds is not None and kind not in kinds):
                 continue
             for sub, n in (enumerate(node) if isinstance(node, list) else [(None, node)]):
                 slot_path = f"{path}.slots.{key}" + (f"[{sub}]" if sub is not None else "")
@@ -369,19 +429,6 @@ def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[I
                     out.append(Issue(slot_path, msg + at))
         if len(out) >= MAX_ISSUES_PER_CONSTRAINT:
             return out
-    if out:
-        return out
-    # the template's own expansion: big-M derivation, generated algebra. The algebra only
-    # combines slots grounded above for every instance (constant * linear, sums of linear
-    # terms), so one instance checks how the template put it together.
-    try:
-        em = emit(c, data, set(model_names))
-        scratch = data.extended(em.parameters, em.variables)
-        for env in envs[:1]:
-            for _, cmp in em.comparisons:
-                scratch.linear(E.BinOp("-", cmp.left, cmp.right), env)
-    except (GroundError, E.ExprError) as e:
-        out.append(Issue(f"{path}.{getattr(e, 'slot', 'slots')}", str(e)))
     return out
 
 

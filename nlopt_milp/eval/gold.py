@@ -35,7 +35,7 @@ def norm(text: str) -> str:
 
 
 def gold_records(lines: Iterable[str], loaded: LoadedBenchmark, *, solver: str = "highs",
-                 source: str = "formulations", rel_tol: float = 1e-4) -> GoldRun:
+                 source: str = "formulations", rel_tol: float = 1e-4, max_terms: int | None = None) -> GoldRun:
     """Match, validate, solve and score formulation JSON lines (a formulation object, or an
     object with a `formulation` field such as `nlopt data import-nl4opt` writes).
 
@@ -64,11 +64,11 @@ def gold_records(lines: Iterable[str], loaded: LoadedBenchmark, *, solver: str =
         if sample is None:
             run.unmatched += 1
             continue
-        issues = check(f)
+        issues = check(f, max_terms)
         if issues:
             one = SampleOutcome(errors=[str(issues[0])], error_kind="validation_error", raw=line)
         else:
-            r = solve(f, solver=solver)
+            r = solve(f, solver=solver, max_terms=max_terms)
             failed = r.status not in SOLVED
             one = SampleOutcome(formulation=f, result=r, errors=[r.message] if failed and r.message else [],
                                 error_kind=r.status if r.status in ("error", "time_limit") else None)

@@ -46,6 +46,7 @@ class EvalOptions:
     solver: str = "highs"
     mip_gap: float | None = None
     threads: int | None = None
+    max_terms: int | None = None  # validation's and the build's size limit (None: core.size default)
     solve_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
 
 
@@ -76,11 +77,12 @@ class WorkerSolve:
     solver: str = "highs"
     mip_gap: float | None = None
     threads: int | None = None
+    max_terms: int | None = None
 
     def __call__(self, f):
         from ..solve import solve
         return solve(f, solver=self.solver, time_limit=self.time_limit, mip_gap=self.mip_gap, threads=self.threads,
-                     iis=True)
+                     iis=True, max_terms=self.max_terms)
 
 
 def provenance(loaded: LoadedBenchmark, options: EvalOptions, *, backend: str, model: str, server: str | None,
@@ -192,8 +194,9 @@ async def run_eval(
         pipeline = Pipeline(_Throttled(backend, options.concurrency), mode=options.mode, samples=options.samples,
                             max_repairs=options.max_repairs, temperature=options.temperature,
                             max_tokens=options.max_tokens, seed=options.seed,
-                            solve=WorkerSolve(options.time_limit, options.solver, options.mip_gap, options.threads),
-                            executor=executor)
+                            solve=WorkerSolve(options.time_limit, options.solver, options.mip_gap, options.threads,
+                                              options.max_terms),
+                            executor=executor, max_terms=options.max_terms)
         written: list[dict] = []
 
         async def one(sample: Sample) -> tuple[dict, Outcome | None]:

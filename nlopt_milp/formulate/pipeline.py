@@ -113,8 +113,11 @@ class Assessment:
     error_kind: str | None = None
 
 
-def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] | None) -> Assessment:
+def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] | None,
+           max_terms: int | None = None) -> Assessment:
     """Parse, validate, audit and (when `solve` is given) solve a draft formulation.
+
+    `max_terms` is the size limit of validation (`check`); a larger draft goes back for repair.
 
     Module-level and free of pipeline state so that it can run in a process pool.
     """
@@ -137,7 +140,7 @@ def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] 
     except FormulationError as e:
         a.error_kind, a.problems = "validation_error", [str(i) for i in e.issues]
         return a
-    issues = check(f)
+    issues = check(f, max_terms)
     a.findings = audit(f, text)
     if issues:
         a.error_kind = "nonlinear" if any("nonlinear" in i.message for i in issues) else "validation_error"
@@ -173,6 +176,7 @@ class Pipeline:
         solve: Callable[[Formulation], object] = _solve_default,
         executor: Executor | None = None,
         tolerance: float = 1e-6,
+        max_terms: int | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
@@ -188,6 +192,7 @@ class Pipeline:
         self.solve = solve  # runs in `executor` (a process pool in eval) so slow solves never block requests
         self.executor = executor
         self.tolerance = tolerance
+        self.max_terms = max_terms  # validation's size limit (None: core.size.DEFAULT_MAX_TERMS)
 
     # -- requests --------------------------------------------------------------------
 
@@ -254,9 +259,10 @@ class Pipeline:
         """Everything wrong with a draft (empty list: it solved). Fills `out`."""
         solve_fn = self.solve if solve else None
         if self.executor is None:
-            a = assess(draft, text, solve_fn)  # in this thread: Pyomo is not thread-safe
+            a = assess(draft, text, solve_fn, self.max_terms)  # in this thread: Pyomo is not thread-safe
         else:  # parsing, checking and solving are CPU work: keep them off the event loop
-            a = await asyncio.get_running_loop().run_in_executor(self.executor, assess, draft, text, solve_fn)
+            a = await asyncio.get_running_loop().run_in_executor(self.executor, assess, draft, text, solve_fn,
+                                                           self.max_terms)
         out.raw, out.formulation, out.result = a.raw, a.formulation, a.result
         out.findings, out.error_kind = a.findings, a.error_kind
         return a.problems

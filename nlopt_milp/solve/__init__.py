@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..core.templates import linearize
+from ..core.ground import BuildTimeout
+from ..core.size import size_issues
+from ..core.templates import linearize_nodes
 from .backends import SOLVERS, Options, run
 from .explain import explain_binding
 from .iis import find_iis, origin_names
@@ -30,23 +32,37 @@ IIS_TIME_LIMIT = 60.0
 
 
 def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: float | None = None,
-          threads: int | None = None, iis: bool = True) -> SolveResult:
+          threads: int | None = None, iis: bool = True, max_terms: int | None = None) -> SolveResult:
     """Solve a valid formulation. Never raises for solver trouble: status "error" instead.
 
     solver: "highs" (default: HiGHS directly via highspy), "highs-pyomo" (the Pyomo model
     solved through Pyomo's HiGHS interface; same results, slower), "ortools" (CP-SAT for pure
     bounded integer models, else SCIP for MILPs and GLOP for LPs), or one of "ortools-scip",
     "ortools-glop", "ortools-pdlp", "ortools-cpsat". With `iis`, an infeasible result names
-    the clashing constraints.
+    the clashing constraints. `time_limit` covers building the model as well as solving it
+    (a build that overruns it gives status "time_limit"); a model above `max_terms` terms
+    (default `core.size.DEFAULT_MAX_TERMS`) is not built.
     """
     start = time.perf_counter()
+    t0 = time.monotonic()
+    deadline = t0 + time_limit if time_limit is not None else None
     try:
-        lf = linearize(f)
-        lm = to_linear_model(lf, linearized=True)
-        origins = origin_names(f, lf)
+        too_big = size_issues(f, max_terms)
+        if too_big:
+            return SolveResult("error", solver=solver, seconds=time.perf_counter() - start,
+                               message="the model is too large to build: " + "; ".join(f"{p}: {m}" for p, m in too_big))
+        lin = linearize_nodes(f, deadline)
+        lm = to_linear_model(lin, deadline=deadline)
+        origins = origin_names(f, lin.formulation)
+    except BuildTimeout:
+        return SolveResult("time_limit", solver=solver, seconds=time.perf_counter() - start,
+                           message=f"building the model took longer than the time limit of {time_limit:g} s; "
+                                   "nothing was solved (raise --time-limit or make the model smaller)")
     except Exception as e:  # grounding trouble on a formulation that slipped past validation
         return SolveResult("error", solver=solver, seconds=time.perf_counter() - start,
                            message=f"cannot build the model: {_short(e)}")
+    if time_limit is not None:  # what the build left of the time limit goes to the solver
+        time_limit = max(time_limit - (time.monotonic() - t0), 1e-3)
     res = solve_linear(lm, solver, time_limit=time_limit, mip_gap=mip_gap, threads=threads, iis=iis,
                        origins=origins)
     res.seconds = round(time.perf_counter() - start, 6)

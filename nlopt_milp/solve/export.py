@@ -37,7 +37,8 @@ from ..core import elements
 from ..core import expr as E
 from ..core.formulation import Formulation
 from ..core.ground import Data
-from ..core.templates import CATALOG, emit as emit_template, instances, linearize, render
+from ..core.templates import (CATALOG, Linearized, emit as emit_template, instances, linearize, linearize_nodes,
+                              render)
 from ..core.text import safe_text
 
 FORMATS = ("pyomo", "lp", "mps", "latex", "markdown")
@@ -222,6 +223,8 @@ class _PyRenderer:
             if n.name not in self.comp or n.name not in self.index_sets:
                 raise ValueError(f"unknown indexed name {n.name} in an expression")
             return E.Index(self.comp[n.name], tuple(r(a) for a in n.args))
+        if isinstance(n, E.Add):
+            return E.Add(tuple(r(t) for t in n.terms), n.signs)
         if isinstance(n, E.BinOp):
             return E.BinOp(n.op, r(n.left), r(n.right))
         if isinstance(n, E.Neg):
@@ -272,7 +275,8 @@ def _indent_dict(entries: list[str], per_line: int, indent: str) -> str:
 
 def to_pyomo_script(f: Formulation) -> str:
     """A standalone, readable Pyomo script of the linearized formulation that solves it with HiGHS."""
-    lf = linearize(f)
+    lin = linearize_nodes(f)  # nodes, not re-parsed text: generated text may exceed the input limits
+    lf = lin.formulation
     data = Data(lf)
     names = _Names()
     for s in lf.sets:
@@ -361,7 +365,7 @@ def to_pyomo_script(f: Formulation) -> str:
         w(f"m.{py} = pyo.Var({', '.join(args)}{doc(v)})")
 
     # constraints
-    trivial = _trivial_constraints(lf, data)
+    trivial = _trivial_constraints(lin, data)
     if any(trivial.values()):
         w("")
         w("")
@@ -390,7 +394,7 @@ def to_pyomo_script(f: Formulation) -> str:
                 w(_comment("  source:  ", c.source))
         for lc in g.linear:
             py = con_py[id(lc)]
-            cmp = E.parse_comparison(lc.slots.expr)
+            cmp = lin.comparisons[lc.name]
             wrap = trivial.get(lc.name, False)
             if not lc.forall:
                 body = ren.expr(cmp, {})
@@ -412,7 +416,7 @@ def to_pyomo_script(f: Formulation) -> str:
 
     w("")
     w("# --- objective ---")
-    obj = E.parse(lf.objective.expr)
+    obj = lin.objective
     if lf.objective.expr != f.objective.expr:
         w("# (includes the setup costs of fixed-charge constraints)")
     sense = "pyo.maximize" if lf.objective.sense == "maximize" else "pyo.minimize"
@@ -435,11 +439,11 @@ def to_pyomo_script(f: Formulation) -> str:
     return "\n".join(out) + "\n"
 
 
-def _trivial_constraints(lf: Formulation, data: Data) -> dict[str, bool]:
+def _trivial_constraints(lin: Linearized, data: Data) -> dict[str, bool]:
     """Linearized constraints with an instance that has no variable terms (Pyomo would see a bool)."""
     out: dict[str, bool] = {}
-    for c in lf.constraints:
-        cmp = E.parse_comparison(c.slots.expr)
+    for c in lin.formulation.constraints:
+        cmp = lin.comparisons[c.name]
         diff = E.BinOp("-", cmp.left, cmp.right)
         flag = False
         try:
@@ -613,6 +617,8 @@ def _map_str(n: E.Node, fn) -> E.Node:
         return E.Str(fn(n.value))
     if isinstance(n, E.Index):
         return E.Index(n.name, tuple(r(a) for a in n.args))
+    if isinstance(n, E.Add):
+        return E.Add(tuple(r(t) for t in n.terms), n.signs)
     if isinstance(n, (E.BinOp, E.Compare)):
         return type(n)(n.op, r(n.left), r(n.right))
     if isinstance(n, (E.Neg, E.Not)):
@@ -648,7 +654,8 @@ def _align(lines: list[str]) -> list[str]:
 
 def to_latex(f: Formulation) -> str:
     """amsmath `align*` blocks: sets, parameters, variables, objective, constraints."""
-    lf = linearize(f)
+    lin = linearize_nodes(f)
+    lf = lin.formulation
     data = Data(lf)
     out: list[str] = []
     w = out.append
@@ -735,7 +742,7 @@ def to_latex(f: Formulation) -> str:
 
     w("\\paragraph{Objective}")
     sense = r"\min" if lf.objective.sense == "minimize" else r"\max"
-    out.extend(_align([f"{sense} \\quad & {_tex_expr(E.parse(lf.objective.expr))}"]))
+    out.extend(_align([f"{sense} \\quad & {_tex_expr(lin.objective)}"]))
 
     groups = _groups(f, lf)
     if groups:
@@ -745,7 +752,7 @@ def to_latex(f: Formulation) -> str:
             head = g.original if g.original is not None else g.linear[0]
             tag = f"{head.name}: {_title(head)}" if g.original is not None else head.name
             for k, lc in enumerate(g.linear):
-                cmp = E.parse_comparison(lc.slots.expr)
+                cmp = lin.comparisons[lc.name]
                 op = E._LATEX_CMP[cmp.op]
                 line = f"{_tex_expr(cmp.left)} &{op} {_tex_expr(cmp.right)}"
                 q = _tex_forall(lc)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from ..core import expr as E
 from ..core.formulation import Formulation
-from ..core.ground import Data, VarKey, var_label
-from ..core.templates import instances, linearize
+from ..core.ground import Data, NonFiniteError, VarKey, var_label
+from ..core.templates import Linearized, instances, linearize_nodes
 
 
 @dataclass
@@ -56,10 +56,25 @@ class LinearModel:
         return any(c.domain != "continuous" for c in self.columns)
 
 
-def to_linear_model(f: Formulation, linearized: bool = False) -> LinearModel:
-    """Ground a valid formulation (templates are expanded first unless `linearized`)."""
-    lf = f if linearized else linearize(f)
+def to_linear_model(f: "Formulation | Linearized", linearized: bool = False,
+                    deadline: float | None = None) -> LinearModel:
+    """Ground a valid formulation (templates are expanded first unless `linearized`).
+
+    `f` may be a `Linearized` (from `linearize_nodes`): then the rows are built from its nodes.
+    A plain formulation with `linearized=True` has its general constraints' text parsed.
+    `deadline` (time.monotonic()) stops a build that runs too long with `BuildTimeout`.
+    A non-finite number anywhere raises `NonFiniteError` naming the row.
+    """
+    if isinstance(f, Linearized):
+        lin = f
+    elif linearized:
+        lin = Linearized(f, {c.name: E.parse_comparison(c.slots.expr) for c in f.constraints},
+                         E.parse(f.objective.expr))
+    else:
+        lin = linearize_nodes(f, deadline)
+    lf = lin.formulation
     data = Data(lf)
+    data.deadline = deadline
     columns: list[Column] = []
     column_of: dict[VarKey, int] = {}
     for v in lf.variables:
@@ -70,18 +85,27 @@ def to_linear_model(f: Formulation, linearized: bool = False) -> LinearModel:
                 hi = math.floor(hi + 1e-9) if math.isfinite(hi) else hi
             column_of[key] = len(columns)
             columns.append(Column(key, v.domain, lo, hi))
+            if not len(columns) & 0xFFF:
+                data.check_deadline()
 
     def coefs(lin) -> dict[int, float]:
         return {column_of[k]: c for k, c in lin.terms.items() if c != 0.0}
 
-    obj = data.linear(E.parse(lf.objective.expr), {})
+    try:
+        obj = data.linear(lin.objective, {})
+    except NonFiniteError as e:
+        raise NonFiniteError(f"objective: {e}") from None
     rows: list[Row] = []
     sources: dict[str, str] = {}
     for c in lf.constraints:
-        cmp = E.parse_comparison(c.slots.expr)
+        cmp = lin.comparisons[c.name]
         sources[c.name] = c.source
         diff = E.BinOp("-", cmp.left, cmp.right)
         for env in instances(c, data):
-            lin = data.linear(diff, env)
-            rows.append(Row(c.name, tuple(env[b.index] for b in c.forall), coefs(lin), cmp.op, -lin.const + 0.0))
+            index = tuple(env[b.index] for b in c.forall)
+            try:
+                grounded = data.linear(diff, env)
+            except NonFiniteError as e:
+                raise NonFiniteError(f"{Row(c.name, index, {}, '', 0.0).label}: {e}") from None
+            rows.append(Row(c.name, index, coefs(grounded), cmp.op, -grounded.const + 0.0))
     return LinearModel(lf.objective.sense, columns, rows, coefs(obj), obj.const, sources, column_of)
