@@ -27,6 +27,7 @@ from .. import __version__
 from . import render
 from . import llm_cmds as L
 from .eval_cmd import eval_app
+from .synth_cmd import synth_app
 from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_SOLVER
 from .inputs import InputError, Record, load_records
 
@@ -53,6 +54,7 @@ data_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(eval_app, name="eval")
+app.add_typer(synth_app, name="synth")
 
 
 class SolverName(str, enum.Enum):
