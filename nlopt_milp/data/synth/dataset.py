@@ -96,6 +96,22 @@ def rows(records: list[dict], target: str = "gold") -> dict[str, list[dict]]:
     return out
 
 
+def schemas():
+    """Fixed column types, so that every shard and both SFT splits agree whatever their values."""
+    import pyarrow as pa
+
+    msgs = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    s, i, f = pa.string(), pa.int64(), pa.float64()
+    sft = pa.schema([("id", s), ("family", s), ("complexity", i), ("score", f), ("band", s), ("seed", i),
+                     ("scenario", s), ("text", s), ("question", s), ("answer", f), ("objective", f), ("status", s),
+                     ("formulation", s), ("target", s), ("gold_formulation", s), ("samples", s), ("n_samples", i),
+                     ("matched", i), ("messages", msgs)])
+    pref = pa.schema([("id", s), ("family", s), ("complexity", i), ("prompt", msgs), ("chosen", msgs),
+                      ("rejected", msgs), ("objective", f), ("chosen_objective", f), ("rejected_objective", f),
+                      ("rejected_verdict", s)])
+    return {"train": sft, "hard": sft, "preference": pref}
+
+
 def _size_category(n: int) -> str:
     for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
@@ -107,8 +123,9 @@ def _size_category(n: int) -> str:
 def write_dataset(dataset_dir: Path, target: str = "gold", license: str = "mit", shard_rows: int = SHARD_ROWS,
                   extra_stats: dict | None = None) -> dict[str, int]:
     """(Re)write data/ and README.md from the verify log; returns rows per split."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     import yaml
-    from datasets import Dataset
 
     records = read_records(log_path(dataset_dir))
     by_split = rows(records, target)
@@ -118,6 +135,7 @@ def write_dataset(dataset_dir: Path, target: str = "gold", license: str = "mit",
         if SPLIT_FILE.match(old.name):
             old.unlink()
     counts = {}
+    schema = schemas()
     for split, items in by_split.items():
         counts[split] = len(items)
         if not items:
@@ -125,7 +143,7 @@ def write_dataset(dataset_dir: Path, target: str = "gold", license: str = "mit",
         shards = max(1, -(-len(items) // max(1, shard_rows)))
         for k in range(shards):
             part = items[k * shard_rows:(k + 1) * shard_rows]
-            Dataset.from_list(part).to_parquet(str(data / f"{split}-{k:05d}-of-{shards:05d}.parquet"))
+            pq.write_table(pa.Table.from_pylist(part, schema=schema[split]), data / f"{split}-{k:05d}-of-{shards:05d}.parquet")
     configs = []
     default = [{"split": s, "path": f"data/{s}-*"} for s in ("train", "hard") if counts[s]]
     if default:
