@@ -188,28 +188,34 @@ def test_verify_killed_and_resumed_gives_the_same_dataset(tmp_path, instances, b
                         "--json"))
         ref = tmp_path / "ref"
         last_json(nlopt(*verify_args(texts, ref, server, bench, "--concurrency", "1")))
+    # verify takes texts in file order, one at a time: the last one that needs a request is made slow,
+    # and the process is killed once every text before it is in the log
+    word_of = {r["id"]: w for w, r in zip(WORDS, recs)}
+    order = [word_of[r["id"]] for r in map(json.loads, texts.read_text().splitlines()) if r["accepted"]]
+    slow = [w for w in order if w != "echo"][-1]
+    before = order.index(slow)
     ds = tmp_path / "ds"
-    with ScriptedServer(responder=Script(recs, slow="delta")) as server:
+    with ScriptedServer(responder=Script(recs, slow=slow)) as server:
         args = [sys.executable, "-m", "nlopt_milp.cli.app", *verify_args(texts, ds, server, bench, "--concurrency", "1")]
         proc = subprocess.Popen(args, cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
         log = ds / "logs" / "verify.jsonl"
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # wait for the texts before delta (input order, one at a time)
-            if log.exists() and log.read_text().count("\n") >= 2:
+        while time.monotonic() < deadline:
+            if log.exists() and log.read_text().count("\n") >= before:
                 break
             time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert not (ds / "data").exists() or not any((ds / "data").glob("*.parquet"))
-    assert 2 <= log.read_text().count("\n") < 4
+    assert log.read_text().count("\n") == before
     with ScriptedServer(responder=Script(recs)) as server:
         v = last_json(nlopt(*verify_args(texts, ds, server, bench, "--resume")))
-        forward = [r for r in server.chat_requests]
+        asked = [r.json["messages"][-1]["content"] for r in server.chat_requests]
     assert (v["n"], v["accepted"], v["hard"]) == (4, 2, 1)
-    # only delta was formulated again (echo is dropped by decontamination, without a request)
+    # only the slow text was formulated again (echo is dropped by decontamination, without a request)
     cases = [re.search(r"Case (\w+)\.", a).group(1) for a in asked if re.search(r"Case (\w+)\.", a)]
-    assert cases == ["delta"]
+    assert cases == [slow]
     for config in (None, "preference"):
         a, b = load(ref, config), load(ds, config)
         assert sorted(a) == sorted(b)
