@@ -174,6 +174,16 @@ def test_end_to_end(tmp_path, instances, bench):
     assert info["nlopt_synth"]["file_name"] == "data/train-00000-of-00001.parquet"
     assert info["nlopt_synth"]["formatting"] == "sharegpt"
 
+    st = last_json(nlopt("synth", "stats", str(ds), "--benchmarks", str(bench), "--json", "--html",
+                         str(tmp_path / "stats.html")))
+    assert st["splits"] == {"train": 2, "hard": 1, "contaminated": 1}
+    fam_c = FAMILIES[WORDS.index("charlie")]
+    assert st["by_family"][fam_c] == {"n": 1, "train": 1, "hard": 0, "contaminated": 0, "acceptance": 1.0}
+    assert st["dropped"] == {"verify:contaminated": 1}
+    assert st["text_words"]["ours"]["n"] == 4 and st["stages"]["verify"]["records"] == 3
+    html = (tmp_path / "stats.html").read_text()
+    assert html.startswith("<!doctype html>") and "<svg" in html and fam_c in html
+
     # the hard split is an eval benchmark as it is
     from nlopt_milp.eval.datasets import load_file
     hard = load_file(str(ds / "data" / "hard-00000-of-00001.parquet"))
@@ -222,3 +232,20 @@ def test_verify_killed_and_resumed_gives_the_same_dataset(tmp_path, instances, b
         for split in a:
             key = lambda r: r["id"]  # noqa: E731
             assert sorted(a[split].to_list(), key=key) == sorted(b[split].to_list(), key=key)
+
+
+def test_run_chains_the_stages(tmp_path):
+    pre = tmp_path / "pre.jsonl"
+    generate(["knapsack", "diet"], 1, 1, 5, pre)  # the same instances `run` will make (same seed)
+    recs = [json.loads(x) for x in pre.read_text().splitlines()]  # alpha = knapsack, bravo = diet
+    work = tmp_path / "work"
+    with ScriptedServer(responder=Script(recs)) as server:
+        s = last_json(nlopt("synth", "run", "-w", str(work), "-f", "knapsack,diet", "-n", "1", "-c", "1", "--seed", "5",
+                            "--mode", "single", "-k", "2", "--max-repairs", "0", "--no-decontaminate", "--workers", "1",
+                            "--base-url", server.base_url, "--json"))
+    assert (work / "instances.jsonl").read_bytes() == pre.read_bytes()
+    assert (s["n"], s["accepted"], s["hard"]) == (1, 1, 0)
+    assert s["dropped"] == {"backtranslate:numbers_missing": 1}
+    assert load(work / "dataset")["train"]["id"] == [recs[0]["id"]]
+    runs = json.loads((work / "dataset" / "logs" / "summary.json").read_text())
+    assert set(runs) == {"generate", "backtranslate", "verify"}

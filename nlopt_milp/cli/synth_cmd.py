@@ -6,6 +6,7 @@ commands so that `nlopt --help` stays fast.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -308,6 +309,8 @@ def verify_stage(texts: Path, dataset_dir: Path, backend: str, base_url, model, 
                                     "sources": [str(p) for p in paths],
                                     "dropped": summary["dropped"].get("contaminated", 0)})
     stats = {**(extra_stats or {}), "verify": summary}
+    from ..data.synth.stats import SUMMARY
+    (dataset_dir / SUMMARY).write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
     try:
         counts_by_split = D.write_dataset(dataset_dir, target=target, license=license, shard_rows=shard_rows,
                                           extra_stats=stats)
@@ -425,3 +428,30 @@ def export_cmd(
     except SynthError as e:
         raise _fail("synth export", str(e))
     render.err().print(f"wrote {render.escape(str(path))}")
+
+
+@synth_app.command("stats")
+def stats_cmd(
+    dataset_dir: Path = typer.Argument(..., help="A dataset folder written by `nlopt synth verify`."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    benchmarks: Optional[list[Path]] = typer.Option(None, "--benchmarks", help="Benchmark files or folders for "
+                                                    "the length comparison; default NLOPT_BENCHMARKS or ../shared/benchmarks."),
+    json_output: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Acceptance per family and band, text lengths beside NL4Opt and MAMO, tokens and time, drop reasons."""
+    from ..data.synth.jsonl import SynthError
+    from ..data.synth.stats import compute
+
+    try:
+        st = compute(dataset_dir, benchmarks if benchmarks else default_benchmarks())
+    except SynthError as e:
+        raise _fail("synth stats", str(e))
+    if json_output:
+        render.write_json(st)
+    else:
+        from .synth_report import terminal
+        render.out().print(*terminal(st))
+    if html:
+        from .synth_report import write_html
+        write_html(st, html, title=f"nlopt synth: {dataset_dir}")
+        render.err().print(f"wrote {render.escape(str(html))}")
