@@ -96,9 +96,10 @@ def test_trivial_instance_is_detected():
     f = load({"variables": [{"name": "x", "upper": 4}], "objective": {"sense": "maximize", "expr": "x"},
               "constraints": [{"name": "loose", "template": "upper_bound", "slots": {"var": "x", "limit": "10"}}]})
     lm = to_linear_model(f)
-    assert not _constraints_matter(lm, solve(f).objective, 5)
+    assert not _constraints_matter(lm, solve(f).objective)
     tight = replace(lm, rows=[replace(lm.rows[0], rhs=3.0)])
-    assert _constraints_matter(tight, 3.0, 5)
+    assert _constraints_matter(tight, 3.0)
+    assert _constraints_matter(replace(lm, columns=[replace(lm.columns[0], upper=float('inf'))]), 4.0)
 
 
 def test_duplicates_are_dropped(tmp_path):
@@ -122,3 +123,25 @@ def test_families_cli_json():
     rows = json.loads(r.stdout.strip().splitlines()[-1])
     assert {x["name"] for x in rows} == set(FAMILIES)
     assert all(set(x["templates"]) <= set(TEMPLATE_NAMES) and x["templates"] for x in rows)
+
+
+def test_generate_cli_summary_and_refusal(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "400"}  # rich must not wrap messages
+    out = tmp_path / "i.jsonl"
+    args = [sys.executable, "-m", "nlopt_milp.cli.app", "synth", "generate", "-f", "knapsack,diet", "-n", "2", "-c", "1",
+            "--seed", "3", "-o", str(out), "--json"]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (s["n"], s["accepted"], s["by_family"]) == (4, 4, {"knapsack": 2, "diet": 2})
+    assert s["rejected"] == sum(s["dropped"].values())
+    assert len(out.read_text().splitlines()) == 4
+    again = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert again.returncode == 2 and "exists; continue it with --resume" in again.stderr
+    bad = subprocess.run(args[:5] + ["nosuch", "-o", str(tmp_path / "x.jsonl")], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert bad.returncode == 2 and "unknown family 'nosuch'" in bad.stderr

@@ -49,16 +49,23 @@ def canonical_hash(lm) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def _constraints_matter(lm, objective: float, time_limit: float) -> bool:
-    """False when the optimum is the same without any constraint row (only variable bounds): trivial."""
-    from dataclasses import replace
+def _constraints_matter(lm, objective: float) -> bool:
+    """False when the optimum is the same without any constraint row (only variable bounds): trivial.
 
-    from ...solve import solve_linear
+    Without rows the problem separates: each variable sits at the bound its objective coefficient
+    favours (integer columns have integral bounds), so no solve is needed.
+    """
+    import math
 
-    free = solve_linear(replace(lm, rows=[]), "highs", time_limit=time_limit, iis=False)
-    if free.status != "optimal" or free.objective is None:
-        return True  # unbounded (or worse) without the rows: they matter
-    return abs(free.objective - objective) > BINDING_TOL * (1.0 + abs(objective))
+    best = lm.objective_constant
+    for j, c in lm.objective.items():
+        col = lm.columns[j]
+        up = (c > 0) == (lm.sense == "maximize")
+        bound = col.upper if up else col.lower
+        if not math.isfinite(bound):
+            return True  # unbounded without the rows: they matter
+        best += c * bound
+    return abs(best - objective) > BINDING_TOL * (1.0 + abs(objective))
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,7 @@ def make_instance(a: Attempt) -> Made:
             made.drop = f"not_optimal:{res.status}"
         elif abs(res.objective) <= 1e-9:
             made.drop = "trivial:zero_objective"
-        elif not _constraints_matter(lm, res.objective, a.time_limit):
+        elif not _constraints_matter(lm, res.objective):
             made.drop = "trivial:no_binding_constraint"
         else:
             score = size.score
