@@ -142,6 +142,6 @@ def test_generate_cli_summary_and_refusal(tmp_path):
     assert len(out.read_text().splitlines()) == 4
     again = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 2 and "exists; continue it with --resume" in again.stderr
-    bad = subprocess.run(args[:5] + ["nosuch", "-o", str(tmp_path / "x.jsonl")], capture_output=True, text=True,
+    bad = subprocess.run(args[:5] + ["-f", "nosuch", "-o", str(tmp_path / "x.jsonl")], capture_output=True, text=True,
                          timeout=120, env=env)
     assert bad.returncode == 2 and "unknown family 'nosuch'" in bad.stderr
