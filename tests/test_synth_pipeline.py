@@ -249,3 +249,15 @@ def test_run_chains_the_stages(tmp_path):
     assert load(work / "dataset")["train"]["id"] == [recs[0]["id"]]
     runs = json.loads((work / "dataset" / "logs" / "summary.json").read_text())
     assert set(runs) == {"generate", "backtranslate", "verify"}
+
+
+def test_backtranslate_spreads_requests_over_several_servers(tmp_path, instances):
+    inst_path, recs = instances
+    script = Script(recs)
+    texts = tmp_path / "texts.jsonl"
+    with ScriptedServer(responder=script) as one, ScriptedServer(responder=script) as two:
+        s = last_json(nlopt("synth", "backtranslate", str(inst_path), "-o", str(texts), "--base-url", one.base_url,
+                            "--base-url", two.base_url, "--refine", "0", "--limit", "4", "--json"))
+        n_one, n_two = len(one.chat_requests), len(two.chat_requests)
+    assert s["n"] == 4 and s["accepted"] + s["rejected"] == 4
+    assert n_one >= 3 and n_two >= 3  # round robin: 8 requests or more, spread over both
