@@ -60,7 +60,7 @@ def set_partitioning(rng, c):
         r = set(rng.sample(stops, rng.randint(2, min(4, n))))
         if r not in routes:
             routes.append(r)
-    E = b.set("E", pick(rng, ["bakery", "clinic", "school", "library", "market", "garage", "hotel", "museum", "bank",
+    b.set("E", pick(rng, ["bakery", "clinic", "school", "library", "market", "garage", "hotel", "museum", "bank",
                               "pharmacy", "florist", "cafe", "gym", "office"], n), "delivery stops")
     b.set("R", names("route", len(routes)), "candidate routes")
     b.param("visits", [[1 if s in r else 0 for r in routes] for s in stops], "1 if the route visits the stop", ("E", "R"))
@@ -73,7 +73,6 @@ def set_partitioning(rng, c):
         b.param("vans", n - 1, "vans available, one per driven route")
         b.con("van_limit", "k_of_n", "At most vans routes are driven.", terms=["sum(drive[r] for r in R)"],
               mode="at_most", k="vans")
-    del E
     return b.build()
 
 

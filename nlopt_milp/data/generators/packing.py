@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from .base import Builder, family, ints, matrix, names, pick, size
 
 GEAR = ["tent", "stove", "rope", "lamp", "radio", "map", "compass", "knife", "tarp", "filter", "blanket",
@@ -138,7 +136,7 @@ def cutting_stock(rng, c):
     roll = rng.choice([100, 120, 150, 200])
     nw = size(c, 2, 6)
     widths = sorted(rng.sample(range(15, roll // 2 + 1), nw), reverse=True)
-    pieces = b.set("W", [f"w{x}" for x in widths], "piece widths ordered by customers")
+    b.set("W", [f"w{x}" for x in widths], "piece widths ordered by customers")
     patterns = [[roll // x if k == j else 0 for k, x in enumerate(widths)] for j in range(nw)]
     while len(patterns) < nw + size(c, 2, 6):
         left, cut = roll, [0] * nw
@@ -147,7 +145,7 @@ def cutting_stock(rng, c):
             cut[k], left = n, left - n * widths[k]
         if any(cut) and cut not in patterns:
             patterns.append(cut)
-    pats = b.set("P", names("pattern", len(patterns)), "cutting patterns the knives can be set to")
+    b.set("P", names("pattern", len(patterns)), "cutting patterns the knives can be set to")
     b.param("roll_width", roll, "width of a stock roll in cm")
     b.param("width", widths, "width of the piece in cm", ("W",))
     b.param("pieces", [[p[k] for p in patterns] for k in range(nw)], "pieces of the width one roll cut this way gives",
@@ -162,5 +160,4 @@ def cutting_stock(rng, c):
         b.param("max_runs", max(demand), "most rolls cut with one knife setting")
         b.con("runs", "upper_bound", "No pattern is used for more than max_runs rolls.", forall=[("p", "P")],
               var="rolls[p]", limit="max_runs")
-    del pats, pieces
     return b.build()
