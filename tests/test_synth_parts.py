@@ -76,3 +76,9 @@ def test_appender_lock_and_torn_line(tmp_path):
         read_records(p)
     assert read_records(p, repair=True) == [{"id": 1}]
     assert p.read_text() == '{"id": 1}\n'
+
+
+def test_terminal_text_is_plain():
+    from nlopt_milp.cli.synth_report import plain
+
+    assert plain("fam\x1b[31mily[/]\x07") == "fam[31mily\\[/]"

@@ -25,6 +25,11 @@ synth_app = typer.Typer(
 EPILOG = "Exit codes: 0 done; 2 bad input or usage; 6 LLM backend unreachable; 130 interrupted (rerun with --resume)."
 
 
+def _plain(text) -> str:
+    from .synth_report import plain
+    return plain(text)
+
+
 def _fail(where: str, message: str) -> typer.Exit:
     render.print_input_error(where, message)
     return typer.Exit(EXIT_INVALID)
@@ -188,7 +193,7 @@ def backtranslate_stage(instances: Path, out: Path, backend: str, base_url: list
 
     s = _run_async(go, "synth backtranslate", out, counts)
     for e in s.errors[:5]:
-        render.err().print(f"[yellow]not written (retried by --resume):[/] {render.escape(e)}")
+        render.err().print(f"[yellow]not written (retried by --resume):[/] {_plain(e)}")
     from ..data.synth.jsonl import read_records
     # the summary covers the whole output file, so a resumed run reports the finished stage
     all_recs = [r for r in read_records(out) if str(r.get("id")) in {str(x["id"]) for x in recs}]
@@ -302,7 +307,7 @@ def verify_stage(texts: Path, dataset_dir: Path, backend: str, base_url, model, 
     t0 = time.perf_counter()
     run = _run_async(go, "synth verify", log, counts)
     for e in run.errors[:5]:
-        render.err().print(f"[yellow]not written (retried by --resume):[/] {render.escape(e)}")
+        render.err().print(f"[yellow]not written (retried by --resume):[/] {_plain(e)}")
     summary = summarize(read_records(log), {str(r["id"]) for r in recs}, upstream)
     summary.update(errors=len(run.errors), this_run=run.written, seconds=round(time.perf_counter() - t0, 3),
                    decontamination={"benchmark_problems": index.problems if index else 0,

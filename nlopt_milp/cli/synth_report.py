@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..eval.report import _CSS, _e, _svg_hbars
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value) -> str:
+    """Text from a file or a model, safe for the terminal: no control characters, no rich markup."""
+    return escape(_CONTROL.sub("", str(value)))
 
 
 def _pct(x) -> str:
@@ -18,19 +28,19 @@ def _rate_table(title: str, rows: dict) -> Table:
     for col in ("", "texts", "train", "hard", "contaminated", "acceptance"):
         t.add_column(col, justify="left" if not col else "right")
     for k, r in rows.items():
-        t.add_row(k, str(r["n"]), str(r["train"]), str(r["hard"]), str(r["contaminated"]), _pct(r["acceptance"]))
+        t.add_row(plain(k), str(r["n"]), str(r["train"]), str(r["hard"]), str(r["contaminated"]), _pct(r["acceptance"]))
     return t
 
 
 def terminal(st: dict) -> list:
-    out = [f"{st['n']} texts verified; splits: " + ", ".join(f"{k} {v}" for k, v in st["splits"].items())]
+    out = [f"{st['n']} texts verified; splits: " + ", ".join(f"{plain(k)} {v}" for k, v in st["splits"].items())]
     out.append(_rate_table("acceptance per family", st["by_family"]))
     out.append(_rate_table("acceptance per complexity band", st["by_band"]))
     lt = Table(title="text length (words)")
     for col in ("", "n", "min", "p10", "median", "p90", "max", "mean"):
         lt.add_column(col, justify="left" if not col else "right")
     for k, s in st["text_words"].items():
-        lt.add_row(k, *[str(s.get(c, "–")) for c in ("n", "min", "p10", "median", "p90", "max", "mean")])
+        lt.add_row(plain(k), *[str(s.get(c, "–")) for c in ("n", "min", "p10", "median", "p90", "max", "mean")])
     out.append(lt)
     stt = Table(title="tokens and time per stage")
     for col in ("stage", "records", "tokens", "tokens / record", "seconds / record"):
@@ -42,7 +52,7 @@ def terminal(st: dict) -> list:
     dt.add_column("reason")
     dt.add_column("count", justify="right")
     for k, v in st["dropped"].items():
-        dt.add_row(k, str(v))
+        dt.add_row(plain(k), str(v))
     out.append(dt)
     return out
 
