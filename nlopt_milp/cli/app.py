@@ -28,6 +28,7 @@ from .. import __version__
 from . import render
 from . import llm_cmds as L
 from .eval_cmd import eval_app
+from .synth_cmd import synth_app
 from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO, EXIT_OK, EXIT_SOLVER
 from ..core.size import DEFAULT_MAX_TERMS
 from ..core.text import safe_text
@@ -56,6 +57,7 @@ data_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(eval_app, name="eval")
+app.add_typer(synth_app, name="synth")
 
 
 class SolverName(str, enum.Enum):
