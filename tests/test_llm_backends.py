@@ -20,7 +20,14 @@ from nlopt_milp.formulate.llm import (
     extract_json,
     forget_structured_forms,
 )
-from scripted_server import Reply, ScriptedServer, unused_base_url
+from scripted_server import LLAMA_CPP_REJECTION, Reply, ScriptedServer, unused_base_url
+
+# Error bodies of real servers.
+OLD_LLAMA_SERVER_N_REJECTION = {"error": {"code": 500, "message": "Only one completion choice is allowed",
+                                          "type": "server_error"}}
+OLD_LLAMA_SERVER_FORMAT_REJECTION = {"error": {"code": 500, "type": "server_error", "message":
+                                               'response_format type must be one of "text" or "json_object", '
+                                               "but got: json_schema"}}
 
 SCHEMA = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
 MESSAGES = [{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": "x is 3"}]
@@ -99,16 +106,26 @@ def test_server_returning_fewer_choices_is_asked_again(scripted_server):
     assert completion.prompt_tokens == 33
 
 
-def test_server_refusing_greedy_n_is_asked_one_at_a_time(scripted_server):
-    def like_vllm(body: dict) -> Reply:
-        if body["n"] > 1 and body["temperature"] == 0:
-            return Reply(status=400, body={"error": {"message": "n must be 1 when using greedy sampling, got 2."}})
-        return Reply(content='{"x": 3}')
+def test_greedy_n_asks_once_and_repeats(scripted_server):
+    """At temperature 0 every sample is the same draw (and vLLM refuses greedy n > 1): ask once."""
+    scripted_server.script('{"x": 3}', '{"x": 4}')
+    completion = backend_for(scripted_server).complete(request(n=3))
+    assert completion.texts == ['{"x": 3}'] * 3
+    assert [r.json["n"] for r in scripted_server.chat_requests] == [1]
 
-    scripted_server.responder = like_vllm
-    completion = backend_for(scripted_server).complete(request(n=2))
-    assert completion.texts == ['{"x": 3}'] * 2
-    assert [r.json["n"] for r in scripted_server.chat_requests] == [2, 1, 1]
+
+def test_llama_server_refusing_n_is_asked_one_at_a_time(scripted_server):
+    """Older llama-server answers n > 1 with HTTP 500: not transient, so not retried."""
+    def old_llama_server(body: dict) -> Reply:
+        if body["n"] > 1:
+            return Reply(status=500, body=OLD_LLAMA_SERVER_N_REJECTION)
+        return Reply(content=f'{{"x": {body["seed"]}}}')
+
+    scripted_server.owned_by = "llamacpp"
+    scripted_server.responder = old_llama_server
+    completion = backend_for(scripted_server).complete(request(n=3, temperature=0.7, seed=5))
+    assert completion.texts == ['{"x": 5}', '{"x": 6}', '{"x": 7}']
+    assert [r.json["n"] for r in scripted_server.chat_requests] == [3, 1, 1, 1]
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
@@ -188,7 +205,8 @@ def test_server_without_structured_output_gets_plain_requests(scripted_server):
     completion = backend_for(scripted_server).complete(request())
     assert extract_json(completion.texts[0]) == {"x": 3}
     kinds = [r.json.get("response_format", {}).get("type") for r in scripted_server.chat_requests]
-    assert kinds == ["json_schema", "json_object", None]
+    # Not json_object: an unknown server may accept it and ignore its schema.
+    assert kinds == ["json_schema", None]
 
 
 def test_vllm_server_gets_structured_outputs(scripted_server):
@@ -297,7 +315,7 @@ def test_cache_records_and_replays(scripted_server, tmp_path):
     assert cached.complete(request(temperature=0.5)).texts == ['{"x": 4}']
     assert len(scripted_server.chat_requests) == 2
 
-    offline = CachedBackend(None, tmp_path, model="scripted-model")
+    offline = CachedBackend(None, tmp_path)  # recorded without --model: replayed without one
     assert offline.complete(request()) == first
     assert asyncio.run(offline.acomplete(request())) == first
     with pytest.raises(BackendError, match="cache miss.*no server configured"):
