@@ -88,6 +88,7 @@ class ScriptedServer:
         default: Reply | None = None,
         honour_n: bool = True,
         streams: bool = True,
+        models_reply: Reply | None = None,
     ):
         self.models = models if models is not None else ["scripted-model"]
         self.owned_by = owned_by
@@ -96,6 +97,7 @@ class ScriptedServer:
         self.default = default
         self.honour_n = honour_n
         self.streams = streams
+        self.models_reply = models_reply  # answers GET /v1/models instead of the model list
         self.requests: list[Received] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -233,10 +235,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: str | dict, headers: dict[str, str] | None = None) -> None:
         data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+        headers = headers or {}
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if not any(name.lower() == "content-type" for name in headers):
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
@@ -244,7 +248,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         s = self.scripted
         s._record(Received("GET", self.path, None, self.headers))
-        if self.path.rstrip("/") == "/v1/models":
+        if self.path.rstrip("/") == "/v1/models" and s.models_reply is not None:
+            r = s.models_reply
+            self._send(r.status, r.body if r.body is not None else "", r.headers)
+        elif self.path.rstrip("/") == "/v1/models":
             models = [{"id": m, "object": "model", "created": 0, "owned_by": s.owned_by} for m in s.models]
             self._send(200, {"object": "list", "data": models})
         else:
@@ -271,12 +278,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if reply.fault is not None:
+            self._fault(reply)
+            return
         if reply.status != 200 or reply.content is None:
             body = reply.body if reply.body is not None else {"error": {"message": f"scripted HTTP {reply.status}"}}
             self._send(reply.status, body, reply.headers)
-            return
-        if reply.fault is not None:
-            self._fault(reply)
             return
         if request.get("stream") and s.streams:
             self._send_events(s._chat_events(request, reply))

@@ -147,7 +147,7 @@ class _ErrorBodyCap(httpx.AsyncBaseTransport):
         body = body[:MAX_ERROR_BODY_BYTES]
         dropped = ("content-length", "transfer-encoding", "content-encoding")
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
-        text = body.decode("utf-8", "replace")
+        text = _error_text(bytes(body))
         if response.status_code >= 500 and (forms.is_format_rejection(text) or _PERMANENT.search(text)):
             headers.append(("x-should-retry", "false"))
         return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
@@ -647,7 +647,9 @@ class OpenAIBackend(Backend):
             texts=["".join(parts[i]) for i in indexes],
             finish_reasons=[finish.get(i, "") for i in indexes],
             prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else sum(len(parts[i]) for i in indexes),
+            # The server's count, else one per content event.
+            completion_tokens=(usage.completion_tokens if usage and usage.completion_tokens
+                               else sum(1 for i in indexes for p in parts[i] if p)),
             model=model,
         )
 
