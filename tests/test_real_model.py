@@ -164,12 +164,7 @@ def llama_server(tmp_path_factory):
 def _recording_backend(base_url: str, sent: list[dict], **kwargs) -> OpenAIBackend:
     """An OpenAIBackend whose HTTP client notes every request body it sends."""
     backend = OpenAIBackend(base_url, **kwargs)
-
-    def note(request: httpx.Request) -> None:
-        body = json.loads(request.content) if request.content else None
-        sent.append({"method": request.method, "path": request.url.path, "body": body})
-
-    backend._client.event_hooks = {"request": [note], "response": []}
+    backend.on_request = lambda method, path, body: sent.append({"method": method, "path": path, "body": body})
     return backend
 
 
@@ -239,7 +234,8 @@ def test_structured_output_negotiation(llama_server):
         assert _forms(sent) == ["json_schema", "json_object"]
         assert sent[-1]["body"]["response_format"] == {"type": "json_object", "schema": SMALL_SCHEMA}
         assert backend.structured_form == "json_object"
-        assert openai_compatible._form_by_base_url[backend.base_url] == "json_object"
+        saved = json.loads(openai_compatible.forms.cache_path().read_text())  # remembered for the next process
+        assert [e["form"] for e in saved["servers"].values()] == ["json_object"]
 
         # The grammar held: the reply is complete JSON matching the schema.
         print(f"\nsmall structured reply: {first.texts[0]!r} ({first.completion_tokens} tokens, {first.seconds:.1f}s)")

@@ -191,8 +191,8 @@ class OpenAIBackend(Backend):
         self.api_key = api_key
         self.timeout = float(timeout)
         self.max_retries = max_retries
-        self.deadline = deadline  # seconds from now for everything this backend does; None: no deadline
-        self._deadline_at = time.monotonic() + deadline if deadline else None
+        self.deadline = deadline  # seconds for all requests, from the first one; None: no deadline
+        self._deadline_at: float | None = None
         self.max_reply_bytes = max_reply_bytes  # None: derived per request from max_tokens
         self.stream = stream  # stream replies where the server streams (progress, early cut-off)
         self.on_request: Callable[[str, str, Any], None] | None = None  # (method, path, body) of each HTTP call
@@ -303,7 +303,11 @@ class OpenAIBackend(Backend):
     # --- bounds ----------------------------------------------------------------------
 
     def _time_left(self) -> float | None:
-        return None if self._deadline_at is None else self._deadline_at - time.monotonic()
+        if not self.deadline:
+            return None
+        if self._deadline_at is None:  # the clock starts with the first request
+            self._deadline_at = time.monotonic() + self.deadline
+        return self._deadline_at - time.monotonic()
 
     def _deadline_error(self, what: str) -> DeadlineExceeded:
         return DeadlineExceeded(f"the deadline of {self.deadline:g} s (--deadline) passed while waiting for {what}")
