@@ -810,3 +810,56 @@ def test_cache_replays_offline_without_model(tmp_path):
     assert replay.model == "served-model"  # the recorded name
     with pytest.raises(BackendUnavailable):
         replay.complete(request(seed=1))  # a miss needs the server
+
+
+# --- the CLI: --deadline and offline replay (issue 8 points 4, 6) ---------------------------
+
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBLEM_TEXT = "A shop makes chairs (profit 30) and tables (profit 50) from 100 hours of labor; maximize profit."
+
+
+def nlopt(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NLOPT_", "OPENAI_"))}
+    env["COLUMNS"] = "200"
+    return subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def test_default_deadline_is_derived_from_timeout():
+    from nlopt_milp.cli.llm_cmds import LLMOptions
+
+    assert LLMOptions(timeout=10, max_repairs=2).command_deadline() == 50
+    assert LLMOptions(timeout=10, deadline=7).command_deadline() == 7
+    assert LLMOptions().command_deadline() == 120 * 6
+
+
+def test_deadline_ends_the_command_and_names_the_stage(scripted_server, tmp_path):
+    problem = tmp_path / "problem.txt"
+    problem.write_text(PROBLEM_TEXT)
+    scripted_server.default = Reply(fault="drip_body", drip=0.2)
+    started = time.monotonic()
+    out = nlopt("solve", problem, "--base-url", scripted_server.base_url, "--timeout", "20", "--deadline", "2")
+    assert time.monotonic() - started < 60
+    assert out.returncode == 6, out.stdout + out.stderr
+    message = " ".join(out.stderr.split())
+    assert "entities stage: the deadline of 2 s (--deadline) passed while waiting for POST" in message
+    assert "Traceback" not in out.stderr
+
+
+def test_cache_replay_needs_no_server_and_no_model(tmp_path):
+    problem = tmp_path / "problem.txt"
+    problem.write_text(PROBLEM_TEXT)
+    formulation = json.loads((ROOT / "examples" / "production_mix.json").read_text())
+    formulation.pop("problem")
+    with ScriptedServer(default=Reply(content=json.dumps(formulation))) as server:
+        url = server.base_url
+        args = ["solve", problem, "--mode", "single", "--base-url", url, "--cache", tmp_path / "cache", "--json"]
+        first = nlopt(*args)
+        assert first.returncode == 0, first.stderr
+    second = nlopt(*args)  # the same arguments, nothing listening
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["objective"] == json.loads(first.stdout)["objective"]
