@@ -863,3 +863,32 @@ def test_cache_replay_needs_no_server_and_no_model(tmp_path):
     second = nlopt(*args)  # the same arguments, nothing listening
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["objective"] == json.loads(first.stdout)["objective"]
+
+
+# --- extract_json on arbitrary input (property) --------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JUNK = st.text(alphabet=st.sampled_from('{}[]",:\\ ab1\n'), max_size=300)
+_JSON_OBJECTS = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.text(alphabet='ab{}[]" \\', max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text("ab{}", max_size=3), inner, max_size=3),
+    max_leaves=10,
+).filter(lambda v: isinstance(v, dict))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JUNK)
+def test_extract_json_never_raises_anything_else(text):
+    try:
+        assert isinstance(extract_json(text), dict)
+    except NoJSONFound:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_OBJECTS, st.text(alphabet="ab .:\n", max_size=40), st.text(alphabet="ab .:\n{", max_size=40))
+def test_extract_json_finds_an_object_in_brace_free_prose(value, before, after):
+    # Prose before the object has no braces; after it, anything (an unclosed brace too).
+    assert extract_json(before + json.dumps(value) + after) == value
