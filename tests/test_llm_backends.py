@@ -550,7 +550,9 @@ def test_extract_json_finds_objects_after_junk(text):
 def test_junk_usage_counts_as_zero(scripted_server, streams, usage):
     scripted_server.streams = streams
     scripted_server.script(Reply(content='{"x": 3}', usage=usage))
-    completion = backend_for(scripted_server, model="m").complete(request())
+    backend = backend_for(scripted_server, model="m")
+    backend.on_tokens = lambda k: None  # someone listens: the reply is streamed if the server streams
+    completion = backend.complete(request())
     assert completion.texts == ['{"x": 3}']
     assert completion.prompt_tokens == 0
     assert completion.completion_tokens == (2 if streams else 0)  # streamed: one per content event
@@ -629,16 +631,20 @@ def test_server_refusing_stream_is_asked_without(scripted_server):
 
     scripted_server.responder = no_streaming
     backend = backend_for(scripted_server, model="m")
+    backend.on_tokens = lambda k: None
     assert backend.complete(request()).texts == ['{"x": 3}']
     assert backend.complete(request()).texts == ['{"x": 3}']
     assert [bool(r.json.get("stream")) for r in scripted_server.chat_requests] == [True, False, False]
 
 
-def test_n_samples_are_not_streamed(scripted_server):
-    scripted_server.script('{"x": 1}', '{"x": 2}')
-    completion = backend_for(scripted_server, model="m").complete(request(n=2, temperature=0.7))
-    assert completion.texts == ['{"x": 1}', '{"x": 2}']
-    assert "stream" not in scripted_server.chat_requests[0].json
+def test_streaming_only_for_one_sample_with_a_listener(scripted_server):
+    scripted_server.default = Reply(content='{"x": 1}')
+    backend = backend_for(scripted_server, model="m")
+    backend.complete(request())  # nobody listens: read whole (streaming costs parsing per token)
+    backend.on_tokens = lambda k: None
+    backend.complete(request(n=2, temperature=0.7))  # several samples: read whole
+    backend.complete(request())
+    assert [r.json.get("stream") for r in scripted_server.chat_requests] == [None, None, True]
 
 
 def test_wrappers_pass_on_tokens_through(scripted_server, tmp_path):

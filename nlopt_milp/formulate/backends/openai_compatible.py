@@ -194,7 +194,9 @@ class OpenAIBackend(Backend):
         self.deadline = deadline  # seconds for all requests, from the first one; None: no deadline
         self._deadline_at: float | None = None
         self.max_reply_bytes = max_reply_bytes  # None: derived per request from max_tokens
-        self.stream = stream  # stream replies where the server streams (progress, early cut-off)
+        # Stream replies (where the server streams) while someone listens to on_tokens: a
+        # streamed reply costs ~10 us of parsing per token, which only progress needs.
+        self.stream = stream
         self.on_request: Callable[[str, str, Any], None] | None = None  # (method, path, body) of each HTTP call
         self._server: _Server | None = None
         self._server_answered = False
@@ -505,7 +507,7 @@ class OpenAIBackend(Backend):
                 n = 1 if one_at_a_time else wanted
                 body = self._chat_body(req, model, form, n, seed, server.family)
                 try:
-                    reply = await self._post_chat(body, self._reply_cap(req, n), stream=n == 1 and self.stream)
+                    reply = await self._post_chat(body, self._reply_cap(req, n), stream=self._streaming(n))
                 except _StatusError as exc:
                     if form != "none" and req.schema is not None and forms.is_format_rejection(exc.text):
                         demoted = forms.next_form(server.family, form, exc.text)
@@ -558,6 +560,9 @@ class OpenAIBackend(Backend):
         elif req.schema is not None and form == "json_object":
             body["response_format"] = {"type": "json_object", "schema": _grammar_friendly(req.schema)}
         return body
+
+    def _streaming(self, n: int) -> bool:
+        return self.stream and n == 1 and self.on_tokens is not None
 
     async def _post_chat(self, body: dict, cap: int, stream: bool) -> _Reply:
         what = f"POST {self.base_url}/chat/completions"
