@@ -669,7 +669,8 @@ def test_wrappers_pass_on_tokens_through(scripted_server, tmp_path):
     # An unknown server whose message names json_object as the accepted form.
     ("someone", (500, OLD_LLAMA_SERVER_FORMAT_REJECTION), ["json_schema", "json_object"]),
     # Ollama's json_object ignores the schema: plain requests instead.
-    ("library", (400, {"error": {"message": "response_format json_schema is not supported"}}),
+    ("library", (400, {"error": {"message": "response_format json_schema is not supported",
+                                 "type": "invalid_request_error", "param": None, "code": None}}),
      ["json_schema", None]),
     ("someone", (422, {"detail": "unknown field: response_format"}), ["json_schema", None]),
 ])

@@ -226,9 +226,13 @@ def test_structured_output_negotiation(llama_server):
     req = ChatRequest(messages=messages, schema=SMALL_SCHEMA, schema_name="item", max_tokens=40, temperature=0.0)
     try:
         assert backend.structured_form is None
+        streamed: list[int] = []
+        backend.on_tokens = streamed.append  # a listener: the reply is streamed
         started = time.perf_counter()
         first = backend.complete(req)
         timings["small structured request (with fallback)"] = time.perf_counter() - started
+        assert streamed and all(k == 1 for k in streamed)  # tokens counted as they arrived
+        assert all(s["body"].get("stream") is True for s in sent if s["path"].endswith("/chat/completions"))
 
         # The standard form was tried once, refused, and llama.cpp's own form used.
         assert _forms(sent) == ["json_schema", "json_object"]
