@@ -169,7 +169,8 @@ def test_slow_reply_times_out_after_retries(scripted_server):
     with pytest.raises(BackendError, match=r"within 0.5 s \(--timeout\), twice"):
         backend.complete(request())
     assert time.perf_counter() - started < 15  # cut off long before one reply would have come
-    assert 1 <= len(scripted_server.chat_requests) <= 2  # retried once; a loaded machine may time out the first before it is sent
+    # Retried once; on a loaded machine the first may time out before it is even sent.
+    assert 1 <= len(scripted_server.chat_requests) <= 2
 
 
 def test_no_server_at_all():
@@ -456,7 +457,8 @@ def test_slow_servers_are_cut_off_at_the_timeout(scripted_server, fault):
         backend.complete(request())
     assert not isinstance(info.value, DeadlineExceeded)
     assert time.monotonic() - started < 2 * FAULT_TIMEOUT + 20
-    assert 1 <= len(scripted_server.chat_requests) <= 2  # retried once; a loaded machine may time out the first before it is sent
+    # Retried once; on a loaded machine the first may time out before it is even sent.
+    assert 1 <= len(scripted_server.chat_requests) <= 2
 
 
 def test_timeouts_are_retried_once_even_with_retries_left(scripted_server):
@@ -464,7 +466,8 @@ def test_timeouts_are_retried_once_even_with_retries_left(scripted_server):
     backend = backend_for(scripted_server, model="m", timeout=1.0, max_retries=3)
     with pytest.raises(BackendError, match="twice"):
         backend.complete(request())
-    assert 1 <= len(scripted_server.chat_requests) <= 2  # retried once; a loaded machine may time out the first before it is sent
+    # Retried once; on a loaded machine the first may time out before it is even sent.
+    assert 1 <= len(scripted_server.chat_requests) <= 2
 
 
 def test_deadline_cuts_a_slow_request(scripted_server):
@@ -747,7 +750,8 @@ def test_unreadable_form_cache_is_ignored(scripted_server, tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("answer, said", ids=["404", "html", "other-json"], argvalues=[
-    (Reply(status=404, body="Not Found", headers={"Content-Type": "text/plain"}), r"HTTP 404 \(text/plain\): 'Not Found'"),
+    (Reply(status=404, body="Not Found", headers={"Content-Type": "text/plain"}),
+     r"HTTP 404 \(text/plain\): 'Not Found'"),
     (Reply(status=200, body="<html><body>\u001b[31mWelcome</body></html>", headers={"Content-Type": "text/html"}),
      r"HTTP 200 \(text/html\): '<html><body>\?\[31mWelcome"),
     (Reply(status=200, body={"models": ["a"]}), r"HTTP 200 \(application/json\): '\{\"models\""),
