@@ -26,11 +26,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-import openai
+
+if TYPE_CHECKING:
+    import openai
 
 from . import forms
 from .base import (
@@ -52,6 +54,14 @@ DEFAULT_MAX_REPLY_BYTES = 4 * 2**20
 REPLY_BYTES_PER_TOKEN = 256
 # Error bodies are short; the client would read a long one whole, so we cut it here.
 MAX_ERROR_BODY_BYTES = 64 * 1024
+
+def _openai():
+    """The `openai` package, imported on first use: it takes 1-2 s, and the eval's solver
+    worker processes import this module without ever sending a request."""
+    import openai
+
+    return openai
+
 
 PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
@@ -324,7 +334,7 @@ class OpenAIBackend(Backend):
             try:
                 async with asyncio.timeout(limit):
                     return await call()
-            except (TimeoutError, openai.APITimeoutError):
+            except (TimeoutError, _openai().APITimeoutError):
                 if left is not None and left <= self.timeout:
                     raise self._deadline_error(what) from None
                 if attempt == 2:
@@ -363,7 +373,7 @@ class OpenAIBackend(Backend):
                 timeout=httpx.Timeout(self.timeout + 5),  # our asyncio.timeout fires first
                 event_hooks={"request": [self._note_request]},
             )
-            client = openai.AsyncOpenAI(
+            client = _openai().AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=self.api_key or "none",
                 max_retries=self.max_retries,
@@ -376,7 +386,7 @@ class OpenAIBackend(Backend):
 
     def _auth_headers(self) -> dict:
         # No key: send no Authorization header at all (the client wants that said per request).
-        return {} if self.api_key else {"Authorization": openai.Omit()}
+        return {} if self.api_key else {"Authorization": _openai().Omit()}
 
     async def _note_request(self, request: httpx.Request) -> None:
         if self.on_request is not None:
@@ -434,7 +444,7 @@ class OpenAIBackend(Backend):
                     status, ctype = resp.status_code, resp.headers.get("content-type", "")
                     body = await self._read_capped(resp.iter_bytes(), DEFAULT_MAX_REPLY_BYTES, what)
                 break
-            except openai.APIStatusError as exc:
+            except _openai().APIStatusError as exc:
                 self._server_answered = True
                 if retries == 0 and (exc.status_code >= 500 or exc.status_code == 429) and self.max_retries:
                     retries = self.max_retries  # answering but busy (e.g. loading the model): ask again
@@ -442,7 +452,7 @@ class OpenAIBackend(Backend):
                 status, ctype = exc.status_code, exc.response.headers.get("content-type", "")
                 body = exc.response.content
                 break
-            except openai.APIConnectionError as exc:
+            except _openai().APIConnectionError as exc:
                 raise self._connection_error(exc, what) from None
         return self._parse_models(status, ctype, body)
 
@@ -589,12 +599,12 @@ class OpenAIBackend(Backend):
                 if "text/event-stream" in resp.headers.get("content-type", ""):
                     return await self._read_events(resp.iter_bytes(), cap, what)
                 raw = await self._read_capped(resp.iter_bytes(), cap, what)
-        except openai.APIStatusError as exc:
+        except _openai().APIStatusError as exc:
             self._server_answered = True
             retried = exc.status_code in (408, 409, 429) or exc.status_code >= 500
             retried = retried and exc.response.headers.get("x-should-retry") != "false" and self.max_retries > 0
             raise _StatusError(exc.status_code, _error_text(exc.response.content), retried) from None
-        except openai.APIConnectionError as exc:
+        except _openai().APIConnectionError as exc:
             raise self._connection_error(exc, what) from None
         try:
             data = json.loads(raw)
