@@ -250,7 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
         s._record(Received("GET", self.path, None, self.headers))
         if self.path.rstrip("/") == "/v1/models" and s.models_reply is not None:
             r = s.models_reply
-            self._send(r.status, r.body if r.body is not None else "", r.headers)
+            if r.fault is not None:
+                self._fault(r)
+            else:
+                self._send(r.status, r.body if r.body is not None else "", r.headers)
         elif self.path.rstrip("/") == "/v1/models":
             models = [{"id": m, "object": "model", "created": 0, "owned_by": s.owned_by} for m in s.models]
             self._send(200, {"object": "list", "data": models})

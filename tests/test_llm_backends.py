@@ -770,6 +770,18 @@ def test_web_server_that_is_not_an_llm_server(answer, said):
     assert "\u001b" not in out.stdout
 
 
+@pytest.mark.parametrize("fault", ["drip_headers", "huge"])
+def test_faulty_model_list_is_bounded(fault):
+    with ScriptedServer(models_reply=Reply(fault=fault, drip=0.2)) as server:
+        started = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", "backends", "--base-url", server.base_url,
+                              "--timeout", "2", "--json"], capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 60
+    assert out.returncode == 6, out.stderr
+    error = json.loads(out.stdout)["error"]
+    assert ("no complete reply within 2 s" if fault == "drip_headers" else "exceeds 4,194,304 bytes") in error
+
+
 def test_backends_command_on_a_real_llm_server(scripted_server):
     scripted_server.default = Reply(content='{"ok": true}')
     out = subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", "backends", "--base-url",
