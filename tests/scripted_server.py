@@ -11,7 +11,12 @@ Answers to POST /v1/chat/completions come, in order, from: the scripted queue;
 else `responder(request_json)`; else `default`; else HTTP 500 "script exhausted".
 A request with n > 1 takes up to n consecutive content replies from the queue
 (repeating the last one if fewer are scripted), unless `honour_n` is False,
-which mimics servers that always return one choice.
+which mimics servers that always return one choice. A request with "stream": true
+is answered with server-sent events (a few characters per event) unless `streams`
+is False, which mimics servers that always answer with one JSON body.
+
+Faulty servers: `Reply(fault=...)` is one of FAULTS (see `_Handler._fault`); `usage`
+replaces the usage object; `Reply(status=200, body=...)` sends any body as the reply.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+FAULTS = (
+    "drip_headers",  # the status line, then one byte of a header every `drip` seconds, forever
+    "drip_body",  # headers promising 1,000,000 bytes, then one byte every `drip` seconds
+    "endless_chunked",  # a chunked event stream of keep-alive comments that never ends
+    "huge",  # a chunked body of `size` bytes (default: until the client hangs up), as fast as possible
+)
 
 LLAMA_CPP_REJECTION = {
     "error": {
@@ -48,6 +60,10 @@ class Reply:
     prompt_tokens: int = 11
     completion_tokens: int | None = None  # default: word count of the choices
     finish_reason: str = "stop"  # "length": the server stopped at max_tokens
+    fault: str | None = None  # one of FAULTS
+    drip: float = 0.5  # seconds between bytes of a dripping fault
+    size: int | None = None  # bytes of a "huge" reply (None: endless)
+    usage: Any = None  # replaces the usage object when not None
 
     @property
     def is_content(self) -> bool:
@@ -59,7 +75,7 @@ class Received:
     method: str
     path: str
     json: Any
-    headers: dict[str, str]
+    headers: Any  # case-insensitive: headers["authorization"] == headers["Authorization"]
 
 
 class ScriptedServer:
@@ -71,6 +87,8 @@ class ScriptedServer:
         responder: Callable[[dict], Reply] | None = None,
         default: Reply | None = None,
         honour_n: bool = True,
+        streams: bool = True,
+        models_reply: Reply | None = None,
     ):
         self.models = models if models is not None else ["scripted-model"]
         self.owned_by = owned_by
@@ -78,6 +96,8 @@ class ScriptedServer:
         self.responder = responder
         self.default = default
         self.honour_n = honour_n
+        self.streams = streams
+        self.models_reply = models_reply  # answers GET /v1/models instead of the model list
         self.requests: list[Received] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -141,7 +161,7 @@ class ScriptedServer:
                 while len(texts) < n and self._queue and self._queue[0].is_content:
                     texts.append(self._queue.popleft().content)
                 return Reply(content=texts, delay=first.delay, prompt_tokens=first.prompt_tokens,
-                             finish_reason=first.finish_reason)
+                             finish_reason=first.finish_reason, usage=first.usage)
         if self.responder is not None:
             return self.responder(request)
         if self.default is not None:
@@ -164,12 +184,28 @@ class ScriptedServer:
                 {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": reply.finish_reason}
                 for i, t in enumerate(texts)
             ],
-            "usage": {
+            "usage": reply.usage if reply.usage is not None else {
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": reply.prompt_tokens + completion_tokens,
             },
         }
+
+    def _chat_events(self, request: dict, reply: Reply) -> list[dict]:
+        """The same reply as server-sent events: a few characters per event, like a server streams."""
+        whole = self._chat_response(request, reply)
+        base = {k: whole[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+        events = []
+        for choice in whole["choices"]:
+            text = choice["message"]["content"]
+            for start in range(0, len(text), 4):
+                delta = {"content": text[start:start + 4]}
+                events.append(base | {"choices": [{"index": choice["index"], "delta": delta, "finish_reason": None}]})
+            events.append(base | {"choices": [{"index": choice["index"], "delta": {},
+                                               "finish_reason": choice["finish_reason"]}]})
+        if (request.get("stream_options") or {}).get("include_usage"):
+            events.append(base | {"choices": [], "usage": whole["usage"]})
+        return events
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -199,18 +235,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: str | dict, headers: dict[str, str] | None = None) -> None:
         data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+        headers = headers or {}
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if not any(name.lower() == "content-type" for name in headers):
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
     def do_GET(self) -> None:
         s = self.scripted
-        s._record(Received("GET", self.path, None, dict(self.headers)))
-        if self.path.rstrip("/") == "/v1/models":
+        s._record(Received("GET", self.path, None, self.headers))
+        if self.path.rstrip("/") == "/v1/models" and s.models_reply is not None:
+            r = s.models_reply
+            if r.fault is not None:
+                self._fault(r)
+            else:
+                self._send(r.status, r.body if r.body is not None else "", r.headers)
+        elif self.path.rstrip("/") == "/v1/models":
             models = [{"id": m, "object": "model", "created": 0, "owned_by": s.owned_by} for m in s.models]
             self._send(200, {"object": "list", "data": models})
         else:
@@ -219,7 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         s = self.scripted
         request = self._read_json()
-        s._record(Received("POST", self.path, request, dict(self.headers)))
+        s._record(Received("POST", self.path, request, self.headers))
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -237,11 +281,67 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if reply.fault is not None:
+            self._fault(reply)
+            return
         if reply.status != 200 or reply.content is None:
             body = reply.body if reply.body is not None else {"error": {"message": f"scripted HTTP {reply.status}"}}
             self._send(reply.status, body, reply.headers)
             return
+        if request.get("stream") and s.streams:
+            self._send_events(s._chat_events(request, reply))
+            return
         self._send(200, s._chat_response(request, reply), reply.headers)
+
+    def _send_events(self, events: list[dict]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        for event in events:
+            self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _fault(self, reply: Reply) -> None:
+        """Misbehave as `reply.fault` says until done or the client hangs up (at most ~2 minutes)."""
+        self.close_connection = True
+        give_up = time.monotonic() + 120
+        try:
+            if reply.fault == "drip_headers":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while time.monotonic() < give_up:
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                    time.sleep(reply.drip)
+            elif reply.fault == "drip_body":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                while time.monotonic() < give_up:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(reply.drip)
+            elif reply.fault in ("endless_chunked", "huge"):
+                self.send_response(200)
+                endless = reply.fault == "endless_chunked"
+                self.send_header("Content-Type", "text/event-stream" if endless else "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                piece = b": keep-alive\n\n" if endless else b'{"a": 1} ' * 7000
+                sent = 0
+                while time.monotonic() < give_up and (reply.size is None or sent < reply.size):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    sent += len(piece)
+                    if endless:
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                raise ValueError(f"unknown fault {reply.fault!r}; use one of {FAULTS}")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: that is the point
 
 
 def unused_base_url() -> str:

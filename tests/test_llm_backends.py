@@ -15,12 +15,22 @@ from nlopt_milp.formulate.llm import (
     BackendUnavailable,
     CachedBackend,
     ChatRequest,
+    DeadlineExceeded,
     NoJSONFound,
+    NotAnLLMServer,
     OpenAIBackend,
+    ReplyTooLarge,
     extract_json,
     forget_structured_forms,
 )
-from scripted_server import Reply, ScriptedServer, unused_base_url
+from scripted_server import LLAMA_CPP_REJECTION, Reply, ScriptedServer, unused_base_url
+
+# Error bodies of real servers.
+OLD_LLAMA_SERVER_N_REJECTION = {"error": {"code": 500, "message": "Only one completion choice is allowed",
+                                          "type": "server_error"}}
+OLD_LLAMA_SERVER_FORMAT_REJECTION = {"error": {"code": 500, "type": "server_error", "message":
+                                               'response_format type must be one of "text" or "json_object", '
+                                               "but got: json_schema"}}
 
 SCHEMA = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
 MESSAGES = [{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": "x is 3"}]
@@ -99,16 +109,26 @@ def test_server_returning_fewer_choices_is_asked_again(scripted_server):
     assert completion.prompt_tokens == 33
 
 
-def test_server_refusing_greedy_n_is_asked_one_at_a_time(scripted_server):
-    def like_vllm(body: dict) -> Reply:
-        if body["n"] > 1 and body["temperature"] == 0:
-            return Reply(status=400, body={"error": {"message": "n must be 1 when using greedy sampling, got 2."}})
-        return Reply(content='{"x": 3}')
+def test_greedy_n_asks_once_and_repeats(scripted_server):
+    """At temperature 0 every sample is the same draw (and vLLM refuses greedy n > 1): ask once."""
+    scripted_server.script('{"x": 3}', '{"x": 4}')
+    completion = backend_for(scripted_server).complete(request(n=3))
+    assert completion.texts == ['{"x": 3}'] * 3
+    assert [r.json["n"] for r in scripted_server.chat_requests] == [1]
 
-    scripted_server.responder = like_vllm
-    completion = backend_for(scripted_server).complete(request(n=2))
-    assert completion.texts == ['{"x": 3}'] * 2
-    assert [r.json["n"] for r in scripted_server.chat_requests] == [2, 1, 1]
+
+def test_llama_server_refusing_n_is_asked_one_at_a_time(scripted_server):
+    """Older llama-server answers n > 1 with HTTP 500: not transient, so not retried."""
+    def old_llama_server(body: dict) -> Reply:
+        if body["n"] > 1:
+            return Reply(status=500, body=OLD_LLAMA_SERVER_N_REJECTION)
+        return Reply(content=f'{{"x": {body["seed"]}}}')
+
+    scripted_server.owned_by = "llamacpp"
+    scripted_server.responder = old_llama_server
+    completion = backend_for(scripted_server).complete(request(n=3, temperature=0.7, seed=5))
+    assert completion.texts == ['{"x": 5}', '{"x": 6}', '{"x": 7}']
+    assert [r.json["n"] for r in scripted_server.chat_requests] == [3, 1, 1, 1]
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
@@ -143,13 +163,14 @@ def test_client_errors_are_not_retried(scripted_server):
 
 
 def test_slow_reply_times_out_after_retries(scripted_server):
-    scripted_server.default = Reply(content='{"x": 3}', delay=2.0)
+    scripted_server.default = Reply(content='{"x": 3}', delay=15.0)
     backend = backend_for(scripted_server, model="m", timeout=0.5, max_retries=1)
     started = time.perf_counter()
-    with pytest.raises(BackendError, match="timeout"):
+    with pytest.raises(BackendError, match=r"within 0.5 s \(--timeout\), twice"):
         backend.complete(request())
-    assert time.perf_counter() - started < 1.9
-    assert len(scripted_server.chat_requests) == 2
+    assert time.perf_counter() - started < 15  # cut off long before one reply would have come
+    # Retried once; on a loaded machine the first may time out before it is even sent.
+    assert 1 <= len(scripted_server.chat_requests) <= 2
 
 
 def test_no_server_at_all():
@@ -188,7 +209,8 @@ def test_server_without_structured_output_gets_plain_requests(scripted_server):
     completion = backend_for(scripted_server).complete(request())
     assert extract_json(completion.texts[0]) == {"x": 3}
     kinds = [r.json.get("response_format", {}).get("type") for r in scripted_server.chat_requests]
-    assert kinds == ["json_schema", "json_object", None]
+    # Not json_object: an unknown server may accept it and ignore its schema.
+    assert kinds == ["json_schema", None]
 
 
 def test_vllm_server_gets_structured_outputs(scripted_server):
@@ -297,7 +319,7 @@ def test_cache_records_and_replays(scripted_server, tmp_path):
     assert cached.complete(request(temperature=0.5)).texts == ['{"x": 4}']
     assert len(scripted_server.chat_requests) == 2
 
-    offline = CachedBackend(None, tmp_path, model="scripted-model")
+    offline = CachedBackend(None, tmp_path)  # recorded without --model: replayed without one
     assert offline.complete(request()) == first
     assert asyncio.run(offline.acomplete(request())) == first
     with pytest.raises(BackendError, match="cache miss.*no server configured"):
@@ -351,9 +373,9 @@ def test_extract_json_raises_no_json_found(text):
 
 
 def test_importing_the_package_does_not_import_vllm():
-    code = "import sys, nlopt_milp, nlopt_milp.formulate.llm; print('vllm' in sys.modules)"
+    code = "import sys, nlopt_milp, nlopt_milp.formulate.llm; print('vllm' in sys.modules, 'openai' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"  # openai too: it is imported by the first request
 
 
 def test_build_sampling_params_with_real_vllm():
@@ -417,3 +439,479 @@ def test_vllm_backend_batches_into_one_chat_call(monkeypatch):
     assert [c.texts for c in completions] == [["0:0", "0:1"], ["1:0"] * 3, ["2:0"]]  # ... and repeats it
     assert completions[0].prompt_tokens == 3 and completions[0].completion_tokens == 8
     assert backend.describe() == {"backend": "vllm", "model": "some/model", "engine": {"gpu_memory_utilization": 0.8}}
+
+
+# --- bounds: faulty servers (issue 7 point 8, issue 8 point 4) ----------------------------
+# Each must end within about twice the timeout (one retry of a timed-out request); the
+# margins are generous on purpose: what is checked is the error, not the speed.
+
+FAULT_TIMEOUT = 2.0
+
+
+@pytest.mark.parametrize("fault", ["drip_headers", "drip_body", "endless_chunked"])
+def test_slow_servers_are_cut_off_at_the_timeout(scripted_server, fault):
+    scripted_server.default = Reply(fault=fault, drip=0.2)
+    backend = backend_for(scripted_server, model="m", timeout=FAULT_TIMEOUT, max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(BackendError, match=r"no complete reply within 2 s \(--timeout\), twice") as info:
+        backend.complete(request())
+    assert not isinstance(info.value, DeadlineExceeded)
+    assert time.monotonic() - started < 2 * FAULT_TIMEOUT + 20
+    # Retried once; on a loaded machine the first may time out before it is even sent.
+    assert 1 <= len(scripted_server.chat_requests) <= 2
+
+
+def test_timeouts_are_retried_once_even_with_retries_left(scripted_server):
+    scripted_server.default = Reply(fault="drip_body", drip=0.2)
+    backend = backend_for(scripted_server, model="m", timeout=1.0, max_retries=3)
+    with pytest.raises(BackendError, match="twice"):
+        backend.complete(request())
+    # Retried once; on a loaded machine the first may time out before it is even sent.
+    assert 1 <= len(scripted_server.chat_requests) <= 2
+
+
+def test_deadline_cuts_a_slow_request(scripted_server):
+    scripted_server.default = Reply(fault="drip_headers", drip=0.2)
+    backend = backend_for(scripted_server, model="m", timeout=30, deadline=1.5)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match=r"deadline of 1.5 s \(--deadline\) passed while waiting for "
+                                               r"POST http://127.0.0.1:\d+/v1/chat/completions"):
+        backend.complete(request())
+    assert time.monotonic() - started < 30
+    # Once passed, nothing more is sent.
+    with pytest.raises(DeadlineExceeded):
+        backend.complete(request())
+    assert len(scripted_server.chat_requests) == 1
+
+
+def test_huge_reply_stops_at_the_size_cap(scripted_server):
+    scripted_server.default = Reply(fault="huge")  # endless, as fast as the socket goes
+    backend = backend_for(scripted_server, model="m", timeout=60)
+    with pytest.raises(ReplyTooLarge, match=r"exceeds 4,194,304 bytes \(the cap is 4,194,304 bytes or 256 per "
+                                            r"--max-tokens token\); stopped reading"):
+        backend.complete(request())
+    assert len(scripted_server.chat_requests) == 1  # too large is not retried
+
+
+def test_size_cap_grows_with_max_tokens(scripted_server):
+    scripted_server.default = Reply(fault="huge", size=5_000_000)
+    backend = backend_for(scripted_server, model="m", timeout=60)
+    with pytest.raises(BackendError, match="the reply is not JSON"):  # read whole (5 MB < 256 x 40,000)
+        backend.complete(request(max_tokens=40_000))
+    with pytest.raises(ReplyTooLarge, match="exceeds 1,000 bytes; stopped"):
+        backend_for(scripted_server, model="m", max_reply_bytes=1000).complete(request())
+
+
+def test_error_bodies_are_read_only_in_part(scripted_server):
+    scripted_server.script(Reply(status=400, body="x" * 10_000_000))
+    with pytest.raises(BackendError, match=r"HTTP 400: x{100}") as info:
+        backend_for(scripted_server, model="m").complete(request())
+    assert len(str(info.value)) < 400
+
+
+def test_deeply_nested_reply_body_is_an_error(scripted_server):
+    scripted_server.streams = False
+    scripted_server.script(Reply(status=200, body='{"choices": ' + "[" * 100_000 + "]" * 100_000 + "}"))
+    with pytest.raises(BackendError, match="the reply is not JSON"):
+        backend_for(scripted_server, model="m").complete(request())
+
+
+def test_deeply_nested_content_is_refused_by_extract_json(scripted_server):
+    deep = '{"a": ' * 1000 + "1" + "}" * 1000
+    scripted_server.script(deep)
+    completion = backend_for(scripted_server, model="m").complete(request())
+    assert completion.texts == [deep]
+    with pytest.raises(NoJSONFound, match="nests deeper than 200 levels"):
+        extract_json(completion.texts[0])
+
+
+def test_unclosed_nesting_content_is_refused_by_extract_json(scripted_server):
+    scripted_server.streams = False  # 2 MB streamed in 4-character events would exceed the cap
+    junk = '{"b":[' * (2_000_000 // 6)
+    scripted_server.script(junk)
+    completion = backend_for(scripted_server, model="m").complete(request())
+    with pytest.raises(NoJSONFound, match="nests deeper than 200 levels"):
+        extract_json(completion.texts[0])
+
+
+@pytest.mark.parametrize("text", [
+    "x {" * 150 + '{"x": 3}',  # unclosed prose braces before the answer (fewer than the depth limit)
+    "{" * 150 + '{"x": 3} {"y": 1}',
+    'He said "yes" then {"x": 3}',  # quotes in prose
+    "[1, 2] {x} ] } " + '{"x": 3}',  # stray closers
+], ids=["unclosed-prose", "nested-unclosed", "quotes", "stray-closers"])
+def test_extract_json_finds_objects_after_junk(text):
+    assert extract_json(text) == {"x": 3}
+
+
+# --- junk in a reply (issue 7 point 14) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("streams", [True, False])
+@pytest.mark.parametrize("usage", [{"prompt_tokens": "a", "completion_tokens": None}, "junk", [1],
+                                   {"prompt_tokens": -5, "completion_tokens": 1e300}, {"prompt_tokens": True}])
+def test_junk_usage_counts_as_zero(scripted_server, streams, usage):
+    scripted_server.streams = streams
+    scripted_server.script(Reply(content='{"x": 3}', usage=usage))
+    backend = backend_for(scripted_server, model="m")
+    backend.on_tokens = lambda k: None  # someone listens: the reply is streamed if the server streams
+    completion = backend.complete(request())
+    assert completion.texts == ['{"x": 3}']
+    assert completion.prompt_tokens == 0
+    assert completion.completion_tokens == (2 if streams else 0)  # streamed: one per content event
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"choices": "x"}, "choices are not a list of objects"),
+    ({"choices": [1, 2]}, "choices are not a list of objects"),
+    ({"choices": []}, "holds no choices"),
+    ({"nothing": 1}, "choices are not a list of objects"),
+    ([1, 2], "the reply is list, not a JSON object"),
+    ({"choices": [{"message": {"content": 5}}]}, "the reply's content is int, not text"),
+    ({"error": {"message": "model \u001b[2Jcrashed"}}, r"the server reported an error: model \?\[2Jcrashed"),
+    ("<html>hello</html>", "the reply is not JSON: '<html>hello</html>'"),
+])
+def test_junk_replies_are_backend_errors(scripted_server, body, message):
+    scripted_server.streams = False
+    scripted_server.script(Reply(status=200, body=body if isinstance(body, str) else json.dumps(body)))
+    with pytest.raises(BackendError, match=message):
+        backend_for(scripted_server, model="m").complete(request())
+
+
+def test_junk_fields_with_defaults(scripted_server):
+    scripted_server.streams = False
+    body = {"model": 5, "choices": [{"message": {"content": None}, "finish_reason": 7},
+                                    {"message": {"content": [{"type": "text", "text": "a"}, {"text": "b"}]}}]}
+    scripted_server.script(Reply(status=200, body=json.dumps(body)))
+    completion = backend_for(scripted_server, model="m").complete(request(n=2, temperature=0.5))
+    assert completion.texts == ["", "ab"] and completion.finish_reasons == ["", ""]
+    assert completion.model == "m"
+
+
+@pytest.mark.parametrize("event, message", [
+    (b"data: {oops\n\n", "a streamed event is not JSON: '{oops'"),
+    (b'data: {"error": {"message": "out of memory"}}\n\n', "the server reported an error: out of memory"),
+    (b"data: [DONE]\n\n", "the streamed reply holds no choices"),
+])
+def test_junk_event_streams_are_backend_errors(scripted_server, event, message):
+    scripted_server.script(Reply(status=200, body=event.decode(), headers={"Content-Type": "text/event-stream"}))
+    with pytest.raises(BackendError, match=message):
+        backend_for(scripted_server, model="m").complete(request())
+
+
+# --- streaming and progress (issue 8 point 1) ---------------------------------------------------
+
+
+def test_streamed_reply_reports_tokens_as_they_arrive(scripted_server):
+    text = '{"x": 3, "name": "a longer answer"}'
+    scripted_server.script(text)
+    backend = backend_for(scripted_server, model="m")
+    seen: list[int] = []
+    backend.on_tokens = seen.append
+    completion = backend.complete(request(max_tokens=100))
+    assert completion.texts == [text] and completion.finish_reasons == ["stop"]
+    sent = scripted_server.chat_requests[0].json
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert seen == [1] * len(range(0, len(text), 4))  # one per content event
+    assert completion.completion_tokens == len(text.split())  # the server's own count, from the usage event
+
+
+def test_server_that_does_not_stream_is_read_whole(scripted_server):
+    scripted_server.streams = False
+    scripted_server.script('{"x": 3}')
+    backend = backend_for(scripted_server, model="m")
+    seen: list[int] = []
+    backend.on_tokens = seen.append
+    assert backend.complete(request()).texts == ['{"x": 3}']
+    assert seen == [2]  # the usage count, once
+
+
+def test_server_refusing_stream_is_asked_without(scripted_server):
+    def no_streaming(body: dict) -> Reply:
+        if body.get("stream"):
+            return Reply(status=400, body={"error": {"message": "stream is not supported"}})
+        return Reply(content='{"x": 3}')
+
+    scripted_server.responder = no_streaming
+    backend = backend_for(scripted_server, model="m")
+    backend.on_tokens = lambda k: None
+    assert backend.complete(request()).texts == ['{"x": 3}']
+    assert backend.complete(request()).texts == ['{"x": 3}']
+    assert [bool(r.json.get("stream")) for r in scripted_server.chat_requests] == [True, False, False]
+
+
+def test_streaming_only_for_one_sample_with_a_listener(scripted_server):
+    scripted_server.default = Reply(content='{"x": 1}')
+    backend = backend_for(scripted_server, model="m")
+    backend.complete(request())  # nobody listens: read whole (streaming costs parsing per token)
+    backend.on_tokens = lambda k: None
+    backend.complete(request(n=2, temperature=0.7))  # several samples: read whole
+    backend.complete(request())
+    assert [r.json.get("stream") for r in scripted_server.chat_requests] == [None, None, True]
+
+
+def test_wrappers_pass_on_tokens_through(scripted_server, tmp_path):
+    from nlopt_milp.formulate.llm import BatchingBackend
+
+    inner = backend_for(scripted_server, model="m")
+    seen: list[int] = []
+    CachedBackend(BatchingBackend(inner), tmp_path).on_tokens = seen.append
+    assert inner.on_tokens == seen.append
+    scripted_server.script('{"x": 3}')
+    CachedBackend(inner, tmp_path).complete(request())
+    assert sum(seen) == 2
+
+
+# --- server families and structured-output forms (issue 8 points 5, 12b) ----------------------
+
+
+@pytest.mark.parametrize("owned_by, rejection, expected", [
+    # llama.cpp servers: their json_object form carries the schema as a grammar.
+    ("me", (500, LLAMA_CPP_REJECTION), ["json_schema", "json_object"]),
+    ("llamacpp", (500, OLD_LLAMA_SERVER_FORMAT_REJECTION), ["json_schema", "json_object"]),
+    # An unknown server whose message names json_object as the accepted form.
+    ("someone", (500, OLD_LLAMA_SERVER_FORMAT_REJECTION), ["json_schema", "json_object"]),
+    # Ollama's json_object ignores the schema: plain requests instead.
+    ("library", (400, {"error": {"message": "response_format json_schema is not supported",
+                                 "type": "invalid_request_error", "param": None, "code": None}}),
+     ["json_schema", None]),
+    ("someone", (422, {"detail": "unknown field: response_format"}), ["json_schema", None]),
+])
+def test_demotion_goes_only_to_forms_the_server_honours(scripted_server, owned_by, rejection, expected):
+    status, body = rejection
+
+    def server(request_body: dict) -> Reply:
+        if (request_body.get("response_format") or {}).get("type") == "json_schema":
+            return Reply(status=status, body=body)
+        return Reply(content='{"x": 3}')
+
+    scripted_server.owned_by = owned_by
+    scripted_server.responder = server
+    assert backend_for(scripted_server).complete(request()).texts == ['{"x": 3}']
+    kinds = [(r.json.get("response_format") or {}).get("type") for r in scripted_server.chat_requests]
+    assert kinds == expected  # and a 500 refusal is not retried as if transient
+
+
+@pytest.mark.parametrize("owned_by", ["vllm", "sglang"])
+def test_vllm_and_sglang_are_never_demoted(scripted_server, owned_by):
+    body = {"error": {"message": "response_format.json_schema: unsupported keyword 'foo' in schema",
+                      "type": "BadRequestError", "code": 400}}
+    scripted_server.owned_by = owned_by
+    scripted_server.default = Reply(status=400, body=body)
+    with pytest.raises(BackendError, match=rf"HTTP 400: response_format.json_schema: unsupported keyword.*"
+                                           rf"{owned_by} server: its json_schema structured output"):
+        backend_for(scripted_server).complete(request())
+    assert len(scripted_server.chat_requests) == 1
+    assert backend_for(scripted_server).structured_form is None
+
+
+def test_other_errors_mentioning_response_format_do_not_demote(scripted_server):
+    scripted_server.owned_by = "me"
+    scripted_server.script(Reply(status=400, body={"error": {"message": "prompt too long for response_format "
+                                                                        "grammar: 9000 > 4096 tokens"}}))
+    with pytest.raises(BackendError, match="HTTP 400: prompt too long"):
+        backend_for(scripted_server).complete(request())
+    assert len(scripted_server.chat_requests) == 1
+
+
+def test_accepted_form_is_remembered_in_the_user_cache(scripted_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    scripted_server.reject_json_schema = True  # llama-cpp-python
+    scripted_server.owned_by = "me"
+    scripted_server.default = Reply(content='{"x": 3}')
+    backend_for(scripted_server).complete(request())
+    assert len(scripted_server.chat_requests) == 2
+    saved = json.loads((tmp_path / "nlopt" / "structured_forms.json").read_text())
+    (entry,) = saved["servers"].values()
+    assert entry["form"] == "json_object" and entry["models"] == ["scripted-model"]
+
+    forget_structured_forms()  # as a new process: only the file remembers
+    backend_for(scripted_server).complete(request())
+    assert len(scripted_server.chat_requests) == 3
+    assert scripted_server.chat_requests[-1].json["response_format"]["type"] == "json_object"
+
+    forget_structured_forms()
+    scripted_server.models = ["scripted-model", "another-model"]  # the server changed: negotiate again
+    backend_for(scripted_server, model="scripted-model").complete(request())
+    kinds = [r.json["response_format"]["type"] for r in scripted_server.chat_requests[3:]]
+    assert kinds == ["json_schema", "json_object"]
+
+
+def test_unreadable_form_cache_is_ignored(scripted_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "nlopt").mkdir()
+    (tmp_path / "nlopt" / "structured_forms.json").write_text("[" * 100_000)
+    scripted_server.script('{"x": 3}')
+    assert backend_for(scripted_server).complete(request()).texts == ['{"x": 3}']
+    assert json.loads((tmp_path / "nlopt" / "structured_forms.json").read_text())["version"] == 1
+
+
+# --- not an LLM server (issue 7 point 21) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("answer, said", ids=["404", "html", "other-json"], argvalues=[
+    (Reply(status=404, body="Not Found", headers={"Content-Type": "text/plain"}),
+     r"HTTP 404 \(text/plain\): 'Not Found'"),
+    (Reply(status=200, body="<html><body>\u001b[31mWelcome</body></html>", headers={"Content-Type": "text/html"}),
+     r"HTTP 200 \(text/html\): '<html><body>\?\[31mWelcome"),
+    (Reply(status=200, body={"models": ["a"]}), r"HTTP 200 \(application/json\): '\{\"models\""),
+])
+def test_web_server_that_is_not_an_llm_server(answer, said):
+    with ScriptedServer(models_reply=answer) as server:
+        with pytest.raises(NotAnLLMServer, match=said + r".*not an OpenAI-compatible model server"):
+            OpenAIBackend(server.base_url).complete(request())
+        report = OpenAIBackend(server.base_url).probe()
+        assert report["reachable"] is True and report["llm_server"] is False
+        out = subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", "backends", "--base-url", server.base_url],
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 6, out.stdout + out.stderr
+    printed = " ".join(out.stdout.split())  # rich wraps long lines
+    assert "not an LLM server" in printed and "not an OpenAI-compatible model server" in printed
+    assert "\u001b" not in out.stdout
+
+
+@pytest.mark.parametrize("fault", ["drip_headers", "huge"])
+def test_faulty_model_list_is_bounded(fault):
+    with ScriptedServer(models_reply=Reply(fault=fault, drip=0.2)) as server:
+        started = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", "backends", "--base-url", server.base_url,
+                              "--timeout", "2", "--json"], capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 60
+    assert out.returncode == 6, out.stderr
+    error = json.loads(out.stdout)["error"]
+    assert ("no complete reply within 2 s" if fault == "drip_headers" else "exceeds 4,194,304 bytes") in error
+
+
+def test_backends_command_on_a_real_llm_server(scripted_server):
+    scripted_server.default = Reply(content='{"ok": true}')
+    out = subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", "backends", "--base-url",
+                          scripted_server.base_url, "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["llm_server"] is True and report["structured_output"] is True
+
+
+# --- environment ---------------------------------------------------------------------------
+
+
+def test_openai_environment_variables(scripted_server, monkeypatch):
+    for name in ("NLOPT_BASE_URL", "NLOPT_MODEL", "NLOPT_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", scripted_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "openai-key")
+    scripted_server.script('{"x": 3}', '{"x": 3}')
+    backend = OpenAIBackend.from_env()
+    assert backend.base_url == scripted_server.base_url
+    backend.complete(request())
+    assert scripted_server.chat_requests[0].headers["Authorization"] == "Bearer openai-key"
+
+    monkeypatch.setenv("NLOPT_API_KEY", "ours-win")
+    OpenAIBackend.from_env().complete(request())
+    assert scripted_server.chat_requests[1].headers["Authorization"] == "Bearer ours-win"
+
+
+def test_no_key_sends_no_authorization(scripted_server, monkeypatch):
+    monkeypatch.delenv("NLOPT_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    scripted_server.script('{"x": 3}')
+    OpenAIBackend.from_env(base_url=scripted_server.base_url).complete(request())
+    assert scripted_server.chat_requests[0].headers.get("Authorization") is None
+
+
+# --- offline replay (issue 8 point 6) --------------------------------------------------------
+
+
+def test_cache_replays_offline_without_model(tmp_path):
+    with ScriptedServer(models=["served-model"]) as server:
+        server.script('{"x": 3}')
+        url = server.base_url
+        recorded = CachedBackend(OpenAIBackend(url), tmp_path).complete(request())
+        assert recorded.model == "served-model"
+    # Same arguments, no server: every request is a hit, and nothing asks the server.
+    replay = CachedBackend(OpenAIBackend(url), tmp_path)
+    assert replay.complete(request()) == recorded
+    assert replay.model == "served-model"  # the recorded name
+    with pytest.raises(BackendUnavailable):
+        replay.complete(request(seed=1))  # a miss needs the server
+
+
+# --- the CLI: --deadline and offline replay (issue 8 points 4, 6) ---------------------------
+
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBLEM_TEXT = "A shop makes chairs (profit 30) and tables (profit 50) from 100 hours of labor; maximize profit."
+
+
+def nlopt(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NLOPT_", "OPENAI_"))}
+    env["COLUMNS"] = "200"
+    return subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def test_default_deadline_is_derived_from_timeout():
+    from nlopt_milp.cli.llm_cmds import LLMOptions
+
+    assert LLMOptions(timeout=10, max_repairs=2).command_deadline() == 50
+    assert LLMOptions(timeout=10, deadline=7).command_deadline() == 7
+    assert LLMOptions().command_deadline() == 120 * 6
+
+
+def test_deadline_ends_the_command_and_names_the_stage(scripted_server, tmp_path):
+    problem = tmp_path / "problem.txt"
+    problem.write_text(PROBLEM_TEXT)
+    scripted_server.default = Reply(fault="drip_body", drip=0.2)
+    started = time.monotonic()
+    out = nlopt("solve", problem, "--base-url", scripted_server.base_url, "--timeout", "20", "--deadline", "2")
+    assert time.monotonic() - started < 60
+    assert out.returncode == 6, out.stdout + out.stderr
+    message = " ".join(out.stderr.split())
+    assert "entities stage: the deadline of 2 s (--deadline) passed while waiting for POST" in message
+    assert "Traceback" not in out.stderr
+
+
+def test_cache_replay_needs_no_server_and_no_model(tmp_path):
+    problem = tmp_path / "problem.txt"
+    problem.write_text(PROBLEM_TEXT)
+    formulation = json.loads((ROOT / "examples" / "production_mix.json").read_text())
+    formulation.pop("problem")
+    with ScriptedServer(default=Reply(content=json.dumps(formulation))) as server:
+        url = server.base_url
+        args = ["solve", problem, "--mode", "single", "--base-url", url, "--cache", tmp_path / "cache", "--json"]
+        first = nlopt(*args)
+        assert first.returncode == 0, first.stderr
+    second = nlopt(*args)  # the same arguments, nothing listening
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["objective"] == json.loads(first.stdout)["objective"]
+
+
+# --- extract_json on arbitrary input (property) --------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JUNK = st.text(alphabet=st.sampled_from('{}[]",:\\ ab1\n'), max_size=300)
+_JSON_OBJECTS = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.text(alphabet='ab{}[]" \\', max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text("ab{}", max_size=3), inner, max_size=3),
+    max_leaves=10,
+).filter(lambda v: isinstance(v, dict))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JUNK)
+def test_extract_json_never_raises_anything_else(text):
+    try:
+        assert isinstance(extract_json(text), dict)
+    except NoJSONFound:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_OBJECTS, st.text(alphabet="ab .:\n", max_size=40), st.text(alphabet="ab .:\n{", max_size=40))
+def test_extract_json_finds_an_object_in_brace_free_prose(value, before, after):
+    # Prose before the object has no braces; after it, anything (an unclosed brace too).
+    assert extract_json(before + json.dumps(value) + after) == value

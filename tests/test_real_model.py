@@ -164,12 +164,7 @@ def llama_server(tmp_path_factory):
 def _recording_backend(base_url: str, sent: list[dict], **kwargs) -> OpenAIBackend:
     """An OpenAIBackend whose HTTP client notes every request body it sends."""
     backend = OpenAIBackend(base_url, **kwargs)
-
-    def note(request: httpx.Request) -> None:
-        body = json.loads(request.content) if request.content else None
-        sent.append({"method": request.method, "path": request.url.path, "body": body})
-
-    backend._client.event_hooks = {"request": [note], "response": []}
+    backend.on_request = lambda method, path, body: sent.append({"method": method, "path": path, "body": body})
     return backend
 
 
@@ -231,15 +226,20 @@ def test_structured_output_negotiation(llama_server):
     req = ChatRequest(messages=messages, schema=SMALL_SCHEMA, schema_name="item", max_tokens=40, temperature=0.0)
     try:
         assert backend.structured_form is None
+        streamed: list[int] = []
+        backend.on_tokens = streamed.append  # a listener: the reply is streamed
         started = time.perf_counter()
         first = backend.complete(req)
         timings["small structured request (with fallback)"] = time.perf_counter() - started
+        assert streamed and all(k == 1 for k in streamed)  # tokens counted as they arrived
+        assert all(s["body"].get("stream") is True for s in sent if s["path"].endswith("/chat/completions"))
 
         # The standard form was tried once, refused, and llama.cpp's own form used.
         assert _forms(sent) == ["json_schema", "json_object"]
         assert sent[-1]["body"]["response_format"] == {"type": "json_object", "schema": SMALL_SCHEMA}
         assert backend.structured_form == "json_object"
-        assert openai_compatible._form_by_base_url[backend.base_url] == "json_object"
+        saved = json.loads(openai_compatible.forms.cache_path().read_text())  # remembered for the next process
+        assert [e["form"] for e in saved["servers"].values()] == ["json_object"]
 
         # The grammar held: the reply is complete JSON matching the schema.
         print(f"\nsmall structured reply: {first.texts[0]!r} ({first.completion_tokens} tokens, {first.seconds:.1f}s)")

@@ -441,8 +441,9 @@ def test_backend_failures_real_process(tmp_path):
 
     assert timeout.returncode == 6
     msg = flat(timeout.stderr)
-    assert "timeout after 1s" in msg and slow_url in msg
-    assert n_slow == 4
+    assert "formulation stage: POST" in msg and "no complete reply within 1 s (--timeout), twice" in msg
+    assert slow_url in msg
+    assert 1 <= n_slow <= 2  # retried once (under load a first attempt may time out before reaching the server)
     assert elapsed < 60
 
     assert invalid.returncode == 7

@@ -273,6 +273,7 @@ def solve(
     max_tokens: L.MaxTokensOpt = None,
     seed: L.SeedOpt = None,
     timeout: L.TimeoutOpt = 120.0,
+    deadline: L.DeadlineOpt = None,
     trace: L.TraceOpt = None,
     save_formulation: L.SaveFormulationOpt = None,
     emit_pyomo: L.EmitPyomoOpt = None,
@@ -294,7 +295,7 @@ def solve(
     if problem is not None:
         o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                          max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                         timeout=timeout)
+                         timeout=timeout, deadline=deadline)
         raise typer.Exit(L.run_solve_text(problem, o, solver=solver.value, time_limit=time_limit,
                                           mip_gap=mip_gap, threads=threads, check=check,
                                           json_output=json_output, trace=trace,
@@ -505,6 +506,7 @@ def formulate(
     max_tokens: L.MaxTokensOpt = None,
     seed: L.SeedOpt = None,
     timeout: L.TimeoutOpt = 120.0,
+    deadline: L.DeadlineOpt = None,
     trace: L.TraceOpt = None,
     overwrite: L.OverwriteOpt = False,
     max_terms: L.MaxTermsOpt = DEFAULT_MAX_TERMS,
@@ -512,13 +514,13 @@ def formulate(
     """Ask the model for a formulation of PROBLEM and stop there (validated and audited, not solved)."""
     o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                      max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                     timeout=timeout)
+                     timeout=timeout, deadline=deadline)
     raise typer.Exit(L.run_solve_text(problem, o, solver="highs", time_limit=None, json_output=json_output,
                                       trace=trace, save_formulation=out, emit_pyomo=None, formulate_only=True,
                                       overwrite=overwrite, max_terms=max_terms))
 
 
-@app.command(epilog="[bold]Exit codes[/bold]: 0 the server answers; 6 it does not.")
+@app.command(epilog="[bold]Exit codes[/bold]: 0 an LLM server answers; 6 none does (or what answers is not one).")
 def backends(
     backend: L.BackendOpt = "openai",
     base_url: L.BaseUrlOpt = None,

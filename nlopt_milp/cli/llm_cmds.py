@@ -6,6 +6,7 @@ Heavy modules (httpx, pyomo, the pipeline) are imported inside functions so that
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -35,6 +36,12 @@ class LLMOptions:
     max_tokens: int | None = None
     seed: int | None = None
     timeout: float = 120.0
+    deadline: float | None = None  # whole command; None: command_deadline() derives it
+
+    def command_deadline(self) -> float:
+        """--deadline, else room for every request of a staged run and its repairs:
+        timeout x (max_repairs + 3)."""
+        return self.deadline if self.deadline is not None else self.timeout * (self.max_repairs + 3)
 
 
 class ProblemTextError(ValueError):
@@ -82,7 +89,7 @@ def make_backend(o: LLMOptions):
             raise typer.BadParameter("--backend vllm needs --model (or NLOPT_MODEL): the model to load")
         inner = BatchingBackend(VLLMBackend(model))
     elif o.backend == "openai":
-        inner = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=o.timeout)
+        inner = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=o.timeout, deadline=o.deadline)
     else:
         raise typer.BadParameter(f"unknown backend {o.backend!r}; use openai or vllm")
     if o.cache:
@@ -191,7 +198,7 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
         return solve(f, solver=solver, **solve_opts)
 
     try:
-        backend = make_backend(o)
+        backend = make_backend(dataclasses.replace(o, deadline=o.command_deadline()))
         pipeline = make_pipeline(o, backend, solve=solve_fn, max_terms=max_terms)
         outcome = pipeline.formulate(text) if formulate_only else pipeline.run(text)
     except BackendError as e:
@@ -308,13 +315,14 @@ def run_backends(o: LLMOptions, json_output: bool) -> int:
 
     backend = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=min(o.timeout, 60.0), max_retries=0)
     info = backend.probe()
-    ok = bool(info.get("reachable"))
+    ok = bool(info.get("reachable") and info.get("llm_server"))
     if json_output:
         render.write_json(info)
         return 0 if ok else EXIT_BACKEND
     con = render.out()
-    con.print(f"server: {render.escape(str(info.get('base_url')))}  "
-              f"{'[green]answers[/]' if ok else '[red]does not answer[/]'}")
+    answer = "[green]answers[/]" if ok else \
+        "[red]answers, but is not an LLM server[/]" if info.get("reachable") else "[red]does not answer[/]"
+    con.print(f"server: {render.escape(str(info.get('base_url')))}  {answer}")
     if ok:
         models = ", ".join(str(m) for m in info.get("models") or [])  # names the server chose: data
         con.print(f"models: {render.escape(models) if models else '(none listed)'}")
@@ -350,7 +358,11 @@ TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", show_d
                                                               "with --samples > 1].")]
 MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Token limit per reply.")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed, for reproducible runs.")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one LLM reply.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds one LLM request may take, "
+                                                                    "from sending it to the reply's last byte.")]
+DeadlineOpt = Annotated[Optional[float], typer.Option("--deadline", min=0.1, show_default=False,
+                                                      help="Seconds the whole command may wait for the LLM "
+                                                           "[default: timeout x (max-repairs + 3)].")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace output files that already exist "
                                             "(without it an existing file is kept and the command exits with 2).")]
 TraceOpt = Annotated[Optional[str], typer.Option("--trace", metavar="FILE", help="Write prompts, raw replies, "

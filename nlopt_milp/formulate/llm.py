@@ -11,6 +11,7 @@ from .backends.base import (
     BackendError,
     BackendUnavailable,
     ChatRequest,
+    DeadlineExceeded,
     Completion,
     NoJSONFound,
     extract_json,
@@ -19,9 +20,12 @@ from .backends.batching import BatchingBackend
 from .backends.cache import CachedBackend, request_key
 from .backends.openai_compatible import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_REPLY_BYTES,
     PROBE_SCHEMA,
     STRUCTURED_FORMS,
+    NotAnLLMServer,
     OpenAIBackend,
+    ReplyTooLarge,
     forget_structured_forms,
 )
 from .backends.vllm_local import VLLMBackend, build_sampling_params
@@ -33,6 +37,10 @@ __all__ = [
     "BatchingBackend",
     "CachedBackend",
     "ChatRequest",
+    "DeadlineExceeded",
+    "DEFAULT_MAX_REPLY_BYTES",
+    "NotAnLLMServer",
+    "ReplyTooLarge",
     "Completion",
     "DEFAULT_BASE_URL",
     "NoJSONFound",

@@ -208,6 +208,7 @@ class Pipeline:
             trace.events.append(TraceEvent(sample, stage, rnd, messages, [], errors=[str(e)],
                                            seconds=time.perf_counter() - t0))
             e.trace = trace  # type: ignore[attr-defined]
+            e.args = (f"{stage} stage: {e}",)  # say which stage was waiting
             raise
         trace.events.append(TraceEvent(sample, stage, rnd, messages, list(done.texts),
                                        seconds=time.perf_counter() - t0, prompt_tokens=done.prompt_tokens,

@@ -26,6 +26,18 @@ class BatchingBackend(Backend):
     def model(self) -> str:
         return self.inner.model
 
+    @property
+    def requested_model(self) -> str:
+        return self.inner.requested_model
+
+    @property
+    def on_tokens(self):
+        return self.inner.on_tokens
+
+    @on_tokens.setter
+    def on_tokens(self, callback) -> None:
+        self.inner.on_tokens = callback
+
     def complete(self, req: ChatRequest) -> Completion:
         return self.inner.complete(req)
 

@@ -1,5 +1,9 @@
 """Record and replay completions on disk, so runs (and tests) can repeat
-without a model server."""
+without a model server.
+
+Keys hold the model *as configured* ("" for the server's default), never a name
+that only the server knows: a replay needs no server when every request is a hit,
+with the same arguments as the recording run."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from .base import Backend, BackendError, ChatRequest, Completion
 
 
 def request_key(model: str, req: ChatRequest) -> str:
+    # model: as configured; "" means "whatever the server serves by default".
     """sha256 of the canonical JSON of everything that shapes the answer."""
     payload = {
         "model": model,
@@ -30,19 +35,42 @@ def request_key(model: str, req: ChatRequest) -> str:
 
 class CachedBackend(Backend):
     def __init__(self, inner: Backend | None, directory: str | os.PathLike, model: str | None = None):
-        if inner is None and not model:
-            raise ValueError("CachedBackend without an inner backend needs a model name for its keys")
         self.inner = inner
         self.directory = Path(directory)
-        self._model = model
+        self._model = model or None
+        self._served_model: str | None = None  # the model of the last completion served
         self.hits = self.misses = 0
 
     @property
+    def requested_model(self) -> str:
+        if self._model:
+            return self._model
+        return self.inner.requested_model if self.inner is not None else ""
+
+    @property
     def model(self) -> str:
-        return self.inner.model if self.inner is not None else self._model
+        """The model's name; asks the server only when it is not configured, and falls
+        back to the recorded name when no server answers (offline replay)."""
+        if self._model:
+            return self._model
+        if self.inner is not None:
+            try:
+                return self.inner.model
+            except BackendError:
+                pass
+        return self._served_model or self.requested_model
+
+    @property
+    def on_tokens(self):
+        return self.inner.on_tokens if self.inner is not None else None
+
+    @on_tokens.setter
+    def on_tokens(self, callback) -> None:
+        if self.inner is not None:
+            self.inner.on_tokens = callback
 
     def path_for(self, req: ChatRequest) -> Path:
-        return self.directory / f"{request_key(self.model, req)}.json"
+        return self.directory / f"{request_key(self.requested_model, req)}.json"
 
     def complete(self, req: ChatRequest) -> Completion:
         path = self.path_for(req)
@@ -66,7 +94,7 @@ class CachedBackend(Backend):
         return {
             "backend": "cache",
             "directory": str(self.directory),
-            "model": self.model if self.inner is None else None,
+            "model": self.requested_model or None,
             "inner": self.inner.describe() if self.inner is not None else None,
         }
 
@@ -84,14 +112,16 @@ class CachedBackend(Backend):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
             completion = Completion(**record["completion"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # absent or unreadable: a miss, rewritten after the call
         self.hits += 1
+        self._served_model = completion.model
         return completion
 
     def _store(self, path: Path, req: ChatRequest, completion: Completion) -> None:
         record = {
-            "model": self.model,
+            "model": self.requested_model,  # as configured ("" = the server's default) ...
+            "served_by": completion.model,  # ... and what answered
             "request": dataclasses.asdict(req),
             "completion": dataclasses.asdict(completion),
         }
