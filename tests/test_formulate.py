@@ -8,7 +8,7 @@ from scripted_server import Reply, ScriptedServer
 
 from nlopt_milp.formulate.audit import audit, numbers_in_text
 from nlopt_milp.formulate.llm import Backend, BatchingBackend, Completion, OpenAIBackend
-from nlopt_milp.formulate.pipeline import Pipeline
+from nlopt_milp.formulate.pipeline import STOP_CLEAN, STOP_MAX_REPAIRS, STOP_REPEATED, Pipeline
 from nlopt_milp.formulate import prompts as P
 from nlopt_milp.core.validate import load
 
@@ -87,12 +87,44 @@ def test_server_error_then_success(scripted_server):
 
 
 def test_repairs_are_bounded_and_last_error_kept(scripted_server):
-    scripted_server.script(*["{}"] * 3)
+    scripted_server.script("{}", '{"sets": []}', '{"parameters": []}', "{}")  # three different failing replies
     out = Pipeline(backend(scripted_server), mode="single", max_repairs=2).run(TEXT)
     assert out.chosen is None
     assert out.best.repairs == 2 and out.best.error_kind == "validation_error"
     assert any("variables: required field missing" in e for e in out.best.errors)
     assert len(scripted_server.chat_requests) == 3
+    assert out.best.stop_reason == STOP_MAX_REPAIRS
+    assert [e.responses for e in out.trace.events if e.stage == "stop"] == [[STOP_MAX_REPAIRS]]
+
+
+def test_repair_stops_when_a_reply_repeats(scripted_server):
+    # Round 2 brings back round 1's reply (laid out differently): the same verdict and the same
+    # feedback follow, so a third request would be wasted.
+    bad = mix()
+    del bad["variables"]
+    scripted_server.script(json.dumps(bad), json.dumps(mix(variables=[])), json.dumps(mix(variables=[]), indent=3),
+                           json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single", max_repairs=3).run(TEXT)
+    assert len(scripted_server.chat_requests) == 3
+    assert out.chosen is None and out.best.repairs == 2
+    assert out.best.stop_reason == STOP_REPEATED
+    stops = [e for e in out.trace.events if e.stage == "stop"]
+    assert [(e.sample, e.round, e.responses) for e in stops] == [(0, 2, [STOP_REPEATED])]
+    # the first draft counts too: a repair that returns it unchanged stops at once
+    server2 = ScriptedServer().__enter__()
+    try:
+        server2.script(json.dumps(bad), json.dumps(bad), json.dumps(MIX))
+        out = Pipeline(backend(server2), mode="single", max_repairs=3).run(TEXT)
+        assert len(server2.chat_requests) == 2 and out.best.stop_reason == STOP_REPEATED
+    finally:
+        server2.__exit__(None, None, None)
+
+
+def test_clean_sample_records_why_it_stopped(scripted_server):
+    scripted_server.script(json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single").run(TEXT)
+    assert out.best.stop_reason == STOP_CLEAN
+    assert out.trace.events[-1].stage == "stop" and out.trace.events[-1].responses == [STOP_CLEAN]
 
 
 def test_staged_mode_three_requests():
@@ -180,7 +212,7 @@ def test_reply_cut_off_at_token_limit_is_reported_as_such(scripted_server):
     assert out.best.result.objective == pytest.approx(MIX_OPT)
     first_check = [e for e in out.trace.events if e.stage == "check"][0]
     assert first_check.errors == ["the reply was cut off at the token limit before the JSON was complete; "
-                                  "write it more compactly (or the user raises --max-tokens)"]
+                                  "write it more compactly"]
     assert out.trace.events[0].finish_reasons == ["length"]
     assert "cut off at the token limit" in user_messages(scripted_server)[1]
 

@@ -112,10 +112,17 @@ def run_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from .llm_cmds import attach_token_counter
+    from .progress import RequestCounter
+
     counts = {"done": 0, "correct": 0}
+    # The bar counts finished problems; the requests column moves while they are worked on.
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("[dim]{task.fields[requests]}"),
                         console=err, transient=False, disable=json_output and not err.is_terminal)
-    task = progress.add_task("eval", total=len(loaded.samples))
+    task = progress.add_task("eval", total=len(loaded.samples), requests="")
+    llm = RequestCounter(llm, on_change=lambda: progress.update(task, requests=llm.status()))
+    attach_token_counter(llm.inner, llm.on_tokens)
 
     def on_result(rec: dict) -> None:
         counts["done"] += 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from . import render
-from .exit_codes import EXIT_BACKEND, EXIT_INVALID, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
+from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
 
 MAX_PROBLEM_CHARS = 100_000
 
@@ -118,6 +118,39 @@ def _backend_failure(e: Exception, json_output: bool) -> int:
     return EXIT_BACKEND
 
 
+def attach_token_counter(backend, on_tokens) -> None:
+    """Give `on_tokens` to the backend and every backend it wraps (cache, batching): the one that streams calls it."""
+    seen = set()
+    while backend is not None and id(backend) not in seen:
+        seen.add(id(backend))
+        try:
+            backend.on_tokens = on_tokens
+        except AttributeError:  # a read-only attribute: not a backend of ours
+            pass
+        backend = getattr(backend, "inner", None)
+
+
+def _interrupted(progress, partial, trace: str | None, json_output: bool) -> int:
+    """Ctrl-C: say what was interrupted and where the partial trace is; exit 130."""
+    doing = progress.doing()
+    what = f"interrupted during {doing}" if doing else "interrupted before the first request"
+    what += f" after {progress.elapsed:.1f} s ({progress.requests} request{'s' if progress.requests != 1 else ''} answered)"
+    where = None
+    if trace and partial is not None:
+        try:
+            Path(trace).write_text(json.dumps(partial.to_json(), indent=1), encoding="utf-8")
+            where = f"the partial trace (the requests answered so far) is in {trace}"
+        except OSError as e:
+            where = f"could not write the partial trace to {trace}: {e.strerror or e}"
+    elif partial is not None and partial.events:
+        where = "nothing was saved (add --trace FILE to keep the requests of an interrupted run)"
+    if json_output:
+        render.write_json({"status": "interrupted", "objective": None, "values": {}, "exit_code": EXIT_INTERRUPTED,
+                           "message": what, "trace": trace if where and trace and "partial trace" in where else None})
+    render.err().print(f"[yellow]{render.escape(what)}[/]" + (f"\n{render.escape(where)}" if where else ""))
+    return EXIT_INTERRUPTED
+
+
 def _write_side_files(outcome, trace: str | None, save_formulation: str | None, emit_pyomo: str | None) -> None:
     if trace:
         Path(trace).write_text(json.dumps(outcome.trace.to_json(), indent=1), encoding="utf-8")
@@ -176,10 +209,18 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 
         return solve(f, solver=solver, **solve_opts)
 
+    from .progress import StageProgress
+
+    progress = StageProgress(render.err(), label=Path(source).name, samples=o.samples)
+    pipeline = None
     try:
         backend = make_backend(o)
-        pipeline = make_pipeline(o, backend, solve=solve_fn)
-        outcome = pipeline.formulate(text) if formulate_only else pipeline.run(text)
+        attach_token_counter(backend, progress.on_tokens)
+        pipeline = make_pipeline(o, backend, solve=solve_fn, on_event=progress.on_event)
+        with progress:
+            outcome = pipeline.formulate(text) if formulate_only else pipeline.run(text)
+    except KeyboardInterrupt:
+        return _interrupted(progress, getattr(pipeline, "trace", None), trace, json_output)
     except BackendError as e:
         partial = getattr(e, "trace", None)  # what was asked before the backend failed
         if trace and partial is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -50,6 +51,7 @@ class Backend:
     """Base class: subclasses implement `complete`; the rest has usable defaults."""
 
     model: str
+    on_tokens: Callable[[int], None] | None = None
 
     def complete(self, req: ChatRequest) -> Completion:
         raise NotImplementedError
