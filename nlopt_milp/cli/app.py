@@ -87,6 +87,9 @@ def _root(
 
 # --- helpers -------------------------------------------------------------------------
 
+# Every command names its output file -o/--out; --output, the older name of some, still works (unlisted).
+OutputAlias = Annotated[Optional[Path], typer.Option("--output", hidden=True, dir_okay=False)]
+
 
 def _fail(source: str, message: str, json_output: bool = False, kind: str = "solve") -> None:
     """Report a whole-input error (stderr, and a JSON object with --json) and exit 2."""
@@ -183,6 +186,19 @@ def _solve_one(rec: Record, *, solver: str, opts: dict, check: bool, json_output
     return code
 
 
+def _is_json_file(path: str) -> bool:
+    """Whether a PROBLEM file holds JSON (a formulation, or JSON lines of them) rather than plain language:
+    its first non-blank character is '{'. Problem texts are prose; stdin is never guessed."""
+    if path == "-":
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False  # the text reader reports it
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
 def _check(f, solver: str, opts: dict):
     """(Agreement, the result of `solver`) of a --check: HiGHS and OR-Tools, with the IIS of an
     infeasible model (`check_agreement` leaves it out unless asked)."""
@@ -199,9 +215,9 @@ def solve(
     problem: Annotated[
         Optional[str],
         typer.Argument(
-            metavar="[PROBLEM]",
-            help="A plain-language problem text file (solved through the LLM pipeline). "
-                 "Leave out when using --formulation.",
+            metavar="PROBLEM",
+            help="A plain-language problem text file (solved through the LLM pipeline), or a formulation "
+                 "(.json / .jsonl, solved as with --formulation). Leave out when using --formulation.",
             show_default=False,
         ),
     ] = None,
@@ -236,11 +252,11 @@ def solve(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per formulation (JSON lines) instead of tables.")
     ] = False,
-    backend: L.BackendOpt = "openai",
+    backend: L.BackendOpt = L.BackendName.openai,
     base_url: L.BaseUrlOpt = None,
     model: L.ModelOpt = None,
     cache: L.CacheOpt = None,
-    mode: L.ModeOpt = "staged",
+    mode: L.ModeOpt = L.ModeName.staged,
     samples: L.SamplesOpt = 1,
     max_repairs: L.MaxRepairsOpt = 3,
     temperature: L.TemperatureOpt = None,
@@ -264,6 +280,8 @@ def solve(
         render.print_input_error("usage", "give a PROBLEM text file or --formulation F (see nlopt solve --help)")
         raise typer.Exit(EXIT_INVALID)
     opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+    if problem is not None and _is_json_file(problem):
+        problem, formulation = None, problem  # `nlopt solve model.json`: a formulation, not a text for the LLM
     if problem is not None:
         o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                          max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
@@ -330,11 +348,13 @@ def emit(
         EmitFormat, typer.Option("--to", help="Output format: a Pyomo script, LP or MPS file, LaTeX, or Markdown.")
     ],
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", metavar="OUT", help="Write here instead of stdout.",
+        Optional[Path], typer.Option("--out", "-o", metavar="OUT", help="Write here instead of stdout.",
                                      dir_okay=False)
     ] = None,
+    output_alias: OutputAlias = None,
 ) -> None:
     """Export a formulation as a Pyomo model, an LP or MPS file, LaTeX, or Markdown."""
+    output = output or output_alias
     records = _load(formulation, False)
     if len(records) != 1:
         render.print_input_error(records[0].source.rsplit(":", 1)[0],
@@ -374,11 +394,13 @@ def emit(
 @app.command()
 def schema(
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", metavar="OUT", help="Write here instead of stdout.",
+        Optional[Path], typer.Option("--out", "-o", metavar="OUT", help="Write here instead of stdout.",
                                      dir_okay=False)
     ] = None,
+    output_alias: OutputAlias = None,
 ) -> None:
     """Print the JSON Schema of the formulation format (pretty JSON)."""
+    output = output or output_alias
     from ..core.formulation import json_schema
 
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
@@ -400,10 +422,12 @@ def schema(
 def import_nl4opt_cmd(
     source: Annotated[Path, typer.Argument(metavar="IN.jsonl", help="An NL4Opt split in its original JSON lines form.",
                                            show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.jsonl",
-                                         help="Where to write the formulations (JSON lines).", dir_okay=False)],
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="OUT.jsonl", show_default=False,
+                                                   help="Where to write the formulations (JSON lines); required.",
+                                                   dir_okay=False)] = None,
     integer: Annotated[bool, typer.Option("--integer", help="Declare every variable integer instead of continuous.")]
     = False,
+    output_alias: OutputAlias = None,
 ) -> None:
     """Convert an NL4Opt split into formulation JSON lines.
 
@@ -411,6 +435,9 @@ def import_nl4opt_cmd(
     order; records that cannot be converted keep their error and a null formulation.
     `nlopt solve --formulation OUT.jsonl` and `nlopt check OUT.jsonl` read this file directly.
     """
+    output = output or output_alias
+    if output is None:
+        raise typer.BadParameter("give the output file with --out OUT.jsonl", param_hint="'--out'")
     if not source.exists():
         render.print_input_error(str(source), "no such file")
         raise typer.Exit(EXIT_INVALID)
@@ -453,11 +480,11 @@ def formulate(
     problem: Annotated[str, typer.Argument(metavar="PROBLEM", help="Problem text file, or - for stdin.")],
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Write the formulation JSON here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
-    backend: L.BackendOpt = "openai",
+    backend: L.BackendOpt = L.BackendName.openai,
     base_url: L.BaseUrlOpt = None,
     model: L.ModelOpt = None,
     cache: L.CacheOpt = None,
-    mode: L.ModeOpt = "staged",
+    mode: L.ModeOpt = L.ModeName.staged,
     samples: L.SamplesOpt = 1,
     max_repairs: L.MaxRepairsOpt = 3,
     temperature: L.TemperatureOpt = None,
@@ -476,7 +503,7 @@ def formulate(
 
 @app.command(epilog="[bold]Exit codes[/bold]: 0 the server answers; 6 it does not.")
 def backends(
-    backend: L.BackendOpt = "openai",
+    backend: L.BackendOpt = L.BackendName.openai,
     base_url: L.BaseUrlOpt = None,
     model: L.ModelOpt = None,
     timeout: L.TimeoutOpt = 30.0,

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from . import render
 from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID
-from .llm_cmds import LLMOptions
+from .llm_cmds import BackendName, LLMOptions, ModeName
 
 
 class _RunByDefault(TyperGroup):
@@ -63,11 +63,11 @@ def run_cmd(
     concurrency: int = typer.Option(32, min=1, help="Problems in flight at once."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N problems."),
     ids: Optional[str] = typer.Option(None, help="Comma-separated problem ids."),
-    backend: str = typer.Option("openai", help="openai (any OpenAI-compatible server) or vllm (in-process)."),
+    backend: BackendName = typer.Option(BackendName.openai, help="openai (any OpenAI-compatible server) or vllm (in-process)."),
     base_url: Optional[str] = typer.Option(None, envvar="NLOPT_BASE_URL", help="Server URL."),
     model: Optional[str] = typer.Option(None, envvar="NLOPT_MODEL", help="Model (default: first listed)."),
     cache: Optional[str] = typer.Option(None, help="Record/replay directory for LLM requests."),
-    mode: str = typer.Option("staged", help="staged (three requests) or single (one request)."),
+    mode: ModeName = typer.Option(ModeName.staged, help="staged (three requests) or single (one request)."),
     samples: int = typer.Option(1, min=1, help="Formulations drawn per problem (majority vote)."),
     max_repairs: int = typer.Option(3, min=0, help="Self-correction rounds per sample."),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature (default 0, 0.7 with --samples>1)."),
@@ -96,6 +96,7 @@ def run_cmd(
         err.print(f"  [yellow]excluded[/] {render.escape(str(ex.id))}: {render.escape(ex.reason)}")
     if resume and not out.exists():
         err.print(f"[dim]{out} does not exist yet; starting a new log[/]")
+    backend, mode = backend.value, mode.value
     o = LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                    max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
                    timeout=timeout)

@@ -6,6 +6,7 @@ Heavy modules (httpx, pyomo, the pipeline) are imported inside functions so that
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sys
@@ -35,6 +36,11 @@ class LLMOptions:
     max_tokens: int | None = None
     seed: int | None = None
     timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        # the CLI passes enum members (BackendName, ModeName); the rest of the program speaks their values
+        self.backend = getattr(self.backend, "value", self.backend)
+        self.mode = getattr(self.mode, "value", self.mode)
 
 
 class ProblemTextError(ValueError):
@@ -353,23 +359,35 @@ def run_backends(o: LLMOptions, json_output: bool) -> int:
 
 from typing import Annotated, Optional  # noqa: E402
 
-BackendOpt = Annotated[str, typer.Option("--backend", help="openai: any OpenAI-compatible server (vllm serve, "
-                                                           "llama.cpp, SGLang, Ollama); vllm: in-process vLLM.")]
+class BackendName(str, enum.Enum):
+    openai = "openai"
+    vllm = "vllm"
+
+
+class ModeName(str, enum.Enum):
+    staged = "staged"
+    single = "single"
+
+
+# Defaults that are not the parameter's value are written into the help text, with the bracket escaped:
+# a bare "[default: ...]" is rich markup and vanishes from --help.
+BackendOpt = Annotated[BackendName, typer.Option("--backend", help="openai: any OpenAI-compatible server (vllm "
+                                                 "serve, llama.cpp, SGLang, Ollama); vllm: in-process vLLM.")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", envvar="NLOPT_BASE_URL", show_default=False,
-                                                   help="Server URL [default: http://localhost:8000/v1].")]
+                                                   help=r"Server URL \[default: http://localhost:8000/v1].")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", envvar="NLOPT_MODEL", show_default=False,
-                                                 help="Model name [default: the first the server lists].")]
+                                                 help=r"Model name \[default: the first the server lists].")]
 CacheOpt = Annotated[Optional[str], typer.Option("--cache", metavar="DIR",
                                                  help="Record every LLM request/response here and replay hits.")]
-ModeOpt = Annotated[str, typer.Option("--mode", help="staged: entities, classification, slots (3 requests); "
+ModeOpt = Annotated[ModeName, typer.Option("--mode", help="staged: entities, classification, slots (3 requests); "
                                                      "single: the whole formulation in one request.")]
 SamplesOpt = Annotated[int, typer.Option("--samples", "-k", min=1,
                                          help="Formulations to draw; the majority objective wins.")]
 MaxRepairsOpt = Annotated[int, typer.Option("--max-repairs", min=0,
                                             help="Self-correction rounds with validation and solver feedback.")]
 TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", show_default=False,
-                                                         help="Sampling temperature [default: 0, or 0.7 "
-                                                              "with --samples > 1].")]
+                                                         help=r"Sampling temperature \[default: 0, or 0.7 with "
+                                                              "--samples > 1].")]
 MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Token limit per reply.")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed, for reproducible runs.")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one LLM reply.")]
