@@ -284,7 +284,7 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 
     con = render.out()
     if best.formulation is None:
-        last = best.errors[-1] if best.errors else "no formulation"
+        last = best.errors[0] if best.errors else "no formulation"  # a plain-word summary comes first
         render.err().print(f"[bold red]{render.escape(source)}:[/] the model produced no valid formulation after "
                            f"{best.repairs} repair round{'s' if best.repairs != 1 else ''}; last error: "
                            f"{render.escape(last)}")
