@@ -266,6 +266,8 @@ def solve(
     trace: L.TraceOpt = None,
     save_formulation: L.SaveFormulationOpt = None,
     emit_pyomo: L.EmitPyomoOpt = None,
+    engine_arg: L.EngineArgOpt = None,
+    engine_config: L.EngineConfigOpt = None,
 ) -> None:
     """Solve a plain-language problem (through the LLM) or a formulation, and explain the answer.
 
@@ -285,7 +287,7 @@ def solve(
     if problem is not None:
         o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                          max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                         timeout=timeout)
+                         timeout=timeout, engine_arg=engine_arg, engine_config=engine_config)
         raise typer.Exit(L.run_solve_text(problem, o, solver=solver.value, time_limit=time_limit,
                                           mip_gap=mip_gap, threads=threads, check=check,
                                           json_output=json_output, trace=trace,
@@ -492,11 +494,13 @@ def formulate(
     seed: L.SeedOpt = None,
     timeout: L.TimeoutOpt = 120.0,
     trace: L.TraceOpt = None,
+    engine_arg: L.EngineArgOpt = None,
+    engine_config: L.EngineConfigOpt = None,
 ) -> None:
     """Ask the model for a formulation of PROBLEM and stop there (validated and audited, not solved)."""
     o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                      max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                     timeout=timeout)
+                     timeout=timeout, engine_arg=engine_arg, engine_config=engine_config)
     raise typer.Exit(L.run_solve_text(problem, o, solver="highs", time_limit=None, json_output=json_output,
                                       trace=trace, save_formulation=out, emit_pyomo=None, formulate_only=True))
 

@@ -76,6 +76,10 @@ def run_cmd(
     timeout: float = typer.Option(120.0, help="Seconds per LLM request."),
     rel_tol: float = typer.Option(1e-4, help="Relative tolerance for a correct objective."),
     time_limit: float = typer.Option(60.0, min=0.1, help="Solver time limit per formulation, in seconds."),
+    engine_arg: Optional[list[str]] = typer.Option(None, "--engine-arg", metavar="KEY=VALUE",
+                                                   help="In-process vLLM engine setting (see nlopt solve --help)."),
+    engine_config: Optional[str] = typer.Option(None, "--engine-config", metavar="FILE.json",
+                                                help="In-process vLLM engine settings as a JSON object."),
 ) -> None:
     """Run the pipeline over a benchmark; log each problem as it finishes; print SA / ER / AST."""
     if samples > 1 and temperature == 0:
@@ -99,7 +103,7 @@ def run_cmd(
     backend, mode = backend.value, mode.value
     o = LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                    max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                   timeout=timeout)
+                   timeout=timeout, engine_arg=engine_arg, engine_config=engine_config)
     options = EvalOptions(mode=mode, samples=samples, max_repairs=max_repairs, concurrency=concurrency, seed=seed,
                           temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol, time_limit=time_limit)
     try:

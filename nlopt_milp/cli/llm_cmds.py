@@ -36,6 +36,8 @@ class LLMOptions:
     max_tokens: int | None = None
     seed: int | None = None
     timeout: float = 120.0
+    engine_arg: list[str] | None = None  # --engine-arg KEY=VALUE (in-process vLLM)
+    engine_config: str | None = None  # --engine-config FILE.json
 
     def __post_init__(self) -> None:
         # the CLI passes enum members (BackendName, ModeName); the rest of the program speaks their values
@@ -89,11 +91,20 @@ def make_backend(o: LLMOptions):
     """The configured backend, wrapped in the replay cache when asked."""
     from ..formulate.llm import BatchingBackend, CachedBackend, OpenAIBackend, VLLMBackend
 
+    from ..formulate.backends.vllm_local import EngineArgError, engine_args
+
+    try:
+        settings = engine_args(o.engine_arg, o.engine_config)
+    except EngineArgError as e:
+        raise typer.BadParameter(str(e), param_hint="'--engine-arg' / '--engine-config'") from None
+    if settings and o.backend != "vllm":
+        raise typer.BadParameter("engine settings are for --backend vllm (a server takes them at its own start)",
+                                 param_hint="'--engine-arg' / '--engine-config'")
     if o.backend == "vllm":
         model = o.model or os.environ.get("NLOPT_MODEL")
         if not model:
             raise typer.BadParameter("--backend vllm needs --model (or NLOPT_MODEL): the model to load")
-        inner = BatchingBackend(VLLMBackend(model))
+        inner = BatchingBackend(VLLMBackend(model, **settings))
     elif o.backend == "openai":
         inner = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=o.timeout)
     else:
@@ -325,14 +336,22 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 def run_backends(o: LLMOptions, json_output: bool) -> int:
     """Which server answers, its models, whether structured output works."""
     if o.backend != "openai":
-        try:
-            import vllm  # noqa: F401
-            info = {"backend": "vllm", "installed": True, "version": getattr(vllm, "__version__", "?")}
-        except ImportError:
-            info = {"backend": "vllm", "installed": False,
-                    "message": "vllm is not installed; pip install 'nlopt-milp[vllm]'"}
-        render.write_json(info) if json_output else render.out().print(info)
-        return 0 if info["installed"] else EXIT_BACKEND
+        info = vllm_info()
+        if json_output:
+            render.write_json(info)
+        else:
+            from rich.table import Table
+
+            t = Table(show_header=False, box=None)
+            t.add_row("backend", "vllm (in-process)")
+            t.add_row("installed", "[green]yes[/]" if info["installed"] else "[red]no[/]")
+            if info["installed"]:
+                t.add_row("version", render.escape(str(info["version"])))
+                t.add_row("supported", "[green]yes[/]" if info["supported"] else f"[red]no[/] (needs >= {info['needs']})")
+            if info.get("message"):
+                t.add_row("", render.escape(info["message"]))
+            render.out().print(t)
+        return 0 if info["installed"] and info["supported"] else EXIT_BACKEND
     from ..formulate.llm import OpenAIBackend
 
     backend = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=min(o.timeout, 60.0), max_retries=0)
@@ -353,6 +372,22 @@ def run_backends(o: LLMOptions, json_output: bool) -> int:
     if info.get("error"):
         con.print(f"[red]{render.escape(str(info['error']))}[/]")
     return 0 if ok else EXIT_BACKEND
+
+
+def vllm_info() -> dict:
+    """Whether in-process vLLM can be used: installed, its version, new enough."""
+    from ..formulate.backends.vllm_local import INSTALL_HINT, MIN_VERSION, version_tuple
+
+    needs = ".".join(map(str, MIN_VERSION))
+    try:
+        import vllm
+    except ImportError:
+        return {"backend": "vllm", "installed": False, "version": None, "supported": False, "needs": needs,
+                "message": f"vllm is not installed; {INSTALL_HINT}"}
+    version = str(getattr(vllm, "__version__", "?"))
+    supported = version_tuple(version) >= MIN_VERSION
+    return {"backend": "vllm", "installed": True, "version": version, "supported": supported, "needs": needs,
+            "message": "" if supported else f"vllm {version} is older than {needs}; {INSTALL_HINT}"}
 
 
 # --- typer options shared by solve, formulate, backends ---------------------------------
@@ -397,3 +432,11 @@ SaveFormulationOpt = Annotated[Optional[str], typer.Option("--save-formulation",
                                                            help="Write the chosen formulation JSON.")]
 EmitPyomoOpt = Annotated[Optional[str], typer.Option("--emit-pyomo", metavar="FILE",
                                                      help="Write a standalone Pyomo script of the model.")]
+EngineArgOpt = Annotated[Optional[list[str]], typer.Option("--engine-arg", metavar="KEY=VALUE",
+                                                         help="In-process vLLM engine setting, repeatable: "
+                                                              "max_model_len, gpu_memory_utilization, "
+                                                              "tensor_parallel_size, dtype, quantization, "
+                                                              "enable_prefix_caching.")]
+EngineConfigOpt = Annotated[Optional[str], typer.Option("--engine-config", metavar="FILE.json",
+                                                        help="In-process vLLM engine settings as a JSON object "
+                                                             "(--engine-arg wins).")]
