@@ -252,6 +252,7 @@ def solve(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per formulation (JSON lines) instead of tables.")
     ] = False,
+    log: Annotated[bool, typer.Option("--log", help="Show the solver's own log (on stderr).")] = False,
     backend: L.BackendOpt = L.BackendName.openai,
     base_url: L.BaseUrlOpt = None,
     model: L.ModelOpt = None,
@@ -281,7 +282,7 @@ def solve(
     if problem is None and formulation is None:
         render.print_input_error("usage", "give a PROBLEM text file or --formulation F (see nlopt solve --help)")
         raise typer.Exit(EXIT_INVALID)
-    opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+    opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "log": log}
     if problem is not None and _is_json_file(problem):
         problem, formulation = None, problem  # `nlopt solve model.json`: a formulation, not a text for the LLM
     if problem is not None:
@@ -289,7 +290,7 @@ def solve(
                          max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
                          timeout=timeout, engine_arg=engine_arg, engine_config=engine_config)
         raise typer.Exit(L.run_solve_text(problem, o, solver=solver.value, time_limit=time_limit,
-                                          mip_gap=mip_gap, threads=threads, check=check,
+                                          mip_gap=mip_gap, threads=threads, check=check, log=log,
                                           json_output=json_output, trace=trace,
                                           save_formulation=save_formulation, emit_pyomo=emit_pyomo))
     records = _load(formulation, json_output)

@@ -201,7 +201,7 @@ def _formulation_renderable(f):
 def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: float | None, json_output: bool,
                    trace: str | None, save_formulation: str | None, emit_pyomo: str | None,
                    mip_gap: float | None = None, threads: int | None = None, check: bool = False,
-                   formulate_only: bool = False) -> int:
+                   formulate_only: bool = False, log: bool = False) -> int:
     """`nlopt solve PROBLEM` (and `nlopt formulate` with `formulate_only`): the exit code.
 
     Every solve of the pipeline uses `solver`, `time_limit`, `mip_gap` and `threads`; with
@@ -219,7 +219,7 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 
     from ..formulate.llm import BackendError
 
-    solve_opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads}
+    solve_opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "log": log}
 
     def solve_fn(f):
         from ..solve import solve

@@ -26,12 +26,15 @@ class SolveResult:
     objective: float | None = None  # including the objective constant
     values: dict[str, float] = field(default_factory=dict)  # column label -> value
     solver: str = ""  # highs | highs-pyomo | ortools-scip | ortools-glop | ortools-pdlp | ortools-cpsat
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole solve: build_seconds + solve_seconds (+ iis_seconds)
     gap: float | None = None  # relative MIP gap; None for LPs
     message: str = ""
     duals: dict[str, float] = field(default_factory=dict)  # row label -> d objective / d rhs (LP only)
     slacks: dict[str, float] = field(default_factory=dict)  # row label -> slack, >= 0 when satisfied (LP only)
     iis: list[IISMember] | None = None
+    build_seconds: float | None = None  # building the model (templates, grounding, the solver's model, imports)
+    solve_seconds: float | None = None  # inside the solver's own run
+    iis_seconds: float | None = None  # the search for the conflicting constraints of an infeasible model
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
