@@ -163,8 +163,76 @@ def test_formulate_only_does_not_solve(scripted_server):
     assert len(scripted_server.chat_requests) == 1
 
 
-def test_prompt_example_is_the_shipped_example():
-    assert P.example() == MIX
+def _words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _ngrams(words: list[str], n: int = 13) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_few_shot_example_is_no_problem_we_are_asked_or_measured_on():
+    """The prompts' example must not leak an answer: no 13-word run of it occurs in examples/
+    (the README demo included) or in any shared benchmark file."""
+    from nlopt_milp.eval.datasets import SHARED_BENCHMARKS
+
+    example = P.example()
+    mine = _ngrams(_words(json.dumps(example)))
+    assert len(mine) > 100
+    checked = 0
+    for path in sorted((ROOT / "examples").iterdir()):
+        if path.suffix in (".txt", ".json", ".md"):
+            assert not mine & _ngrams(_words(path.read_text(encoding="utf-8"))), path
+            checked += 1
+    assert checked >= 20
+    if not SHARED_BENCHMARKS.is_dir():
+        pytest.skip(f"benchmark copies not found at {SHARED_BENCHMARKS} (set NLOPT_DATA_DIR)")
+    files = [p for p in SHARED_BENCHMARKS.rglob("*") if p.suffix in (".json", ".jsonl")]
+    assert len(files) >= 10
+    for path in files:
+        # JSON escapes (\n, \u00b0) would split words differently: compare decoded text
+        raw = path.read_text(encoding="utf-8")
+        try:
+            text = json.dumps(json.loads(raw), ensure_ascii=False)
+        except ValueError:
+            text = " ".join(json.dumps(json.loads(line), ensure_ascii=False) for line in raw.splitlines() if line.strip())
+        text = text.replace("\\n", " ")
+        assert not mine & _ngrams(_words(text)), path
+
+
+def test_few_shot_example_validates_and_solves_to_its_brute_force_optimum():
+    from itertools import product
+
+    from nlopt_milp.solve import solve
+
+    example = P.example()
+    f = load(example)
+    assert any(v.domain == "integer" and v.index for v in f.variables)  # shows an indexed integer variable
+    assert all(c.forall for c in f.constraints)  # and quantified constraints
+    assert audit(f) == []
+    for stage, model in P.STAGE_MODELS.items():  # each stage's cut of it fits that stage's schema
+        part = json.loads(P.example_parts()[{"entities": "entities", "classify": "classification",
+                                             "fill": "filled", "formulation": "formulation"}[stage]])
+        if stage == "formulation":
+            part["problem"] = example["problem"]
+        model.model_validate(part)
+    r = solve(f)
+    seats = {"heron": 12, "kestrel": 30}
+    fuel = {("heron", "upstream"): 40, ("heron", "harbour"): 55, ("kestrel", "upstream"): 90,
+            ("kestrel", "harbour"): 110}
+    best = min(
+        sum(fuel[k] * n for k, n in zip(fuel, x))
+        for x in product(range(10), repeat=4)
+        if x[0] + x[1] <= 9 and x[2] + x[3] <= 9
+        and seats["heron"] * x[0] + seats["kestrel"] * x[2] >= 150
+        and seats["heron"] * x[1] + seats["kestrel"] * x[3] >= 210
+    )
+    assert r.status == "optimal" and r.objective == pytest.approx(best)
+    # the problem's numbers, as written in its text, are the ones the brute force uses
+    for n in ("12", "30", "40", "90", "55", "110", "150", "210", "9"):
+        assert f" {n} " in f" {example['problem']} ".replace(",", " ").replace(".", " ")
 
 
 def test_audit_findings():

@@ -81,8 +81,16 @@ def _root(
         Optional[bool],
         typer.Option("--version", help="Print the version and exit.", callback=_version_callback, is_eager=True),
     ] = None,
+    data_dir: Annotated[
+        Optional[Path],
+        typer.Option("--data-dir", envvar="NLOPT_DATA_DIR", file_okay=False, show_default=False,
+                     help=r"The shared data directory (holding benchmarks/ and nl4opt/) \[default: ../shared "
+                          "beside the checkout, else ./shared or ../shared]."),
+    ] = None,
 ) -> None:
     """Turn optimization problems into MILP models, solve them with HiGHS or OR-Tools, and explain the answer."""
+    if data_dir is not None:  # read where the data is needed (eval's registry), after this
+        os.environ["NLOPT_DATA_DIR"] = str(data_dir)
 
 
 # --- helpers -------------------------------------------------------------------------
