@@ -19,7 +19,8 @@ def shared_data_dir() -> Path:
     """The shared data directory (it may not exist: callers say so in their messages)."""
     if os.environ.get("NLOPT_DATA_DIR"):
         return Path(os.environ["NLOPT_DATA_DIR"]).expanduser()
-    candidates = [_CHECKOUT.parent / "shared", Path.cwd() / "shared", Path.cwd().parent / "shared"]
+    checkout = [_CHECKOUT.parent / "shared"] if (_CHECKOUT / "pyproject.toml").is_file() else []
+    candidates = [*checkout, Path.cwd() / "shared", Path.cwd().parent / "shared"]
     return next((c for c in candidates if (c / "benchmarks").is_dir()), candidates[0])
 
 
