@@ -322,3 +322,23 @@ def test_solve_takes_formulation_json_lines_and_reports_a_non_formulation(tmp_pa
                           timeout=120)
     assert proc.returncode == 2  # an invalid formulation, not an unreachable LLM (6)
     assert "variables: required field missing" in proc.stderr
+
+
+def test_eval_counter_moves_while_problems_are_worked_on(scripted_server):
+    import asyncio
+
+    from nlopt_milp.cli.progress import RequestCounter
+    from nlopt_milp.formulate.llm import ChatRequest, OpenAIBackend
+
+    seen = []
+    counter = RequestCounter(OpenAIBackend(scripted_server.base_url, max_retries=0, timeout=10))
+    counter.on_change = lambda: seen.append((counter.in_flight, counter.answered, counter.tokens))
+    scripted_server.script(Reply(content="a b c", delay=0.3), Reply(content="d e", delay=0.3))
+
+    async def two():
+        req = ChatRequest(messages=[{"role": "user", "content": "hi"}])
+        return await asyncio.gather(counter.acomplete(req), counter.acomplete(req))
+
+    asyncio.run(two())
+    assert (2, 0, 0) in seen  # both in flight before either answered
+    assert seen[-1] == (0, 2, 5) and counter.status() == "0 in flight, 2 answered, 5 tokens"
