@@ -151,7 +151,8 @@ def test_ctrl_c_says_what_was_interrupted_and_where_the_trace_is(tmp_path, with_
     entities, classification, _ = staged_replies()
     with ScriptedServer() as server:
         server.script(entities, Reply(content=classification, delay=60))  # stage 2 hangs
-        args = nlopt("solve", str(problem), "--base-url", server.base_url, *(["--trace", str(trace)] if with_trace else []))
+        extra = ["--trace", str(trace), "--json"] if with_trace else []
+        args = nlopt("solve", str(problem), "--base-url", server.base_url, *extra)
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
         deadline = time.monotonic() + 60
         while len(server.chat_requests) < 2 and time.monotonic() < deadline and proc.poll() is None:
@@ -167,6 +168,8 @@ def test_ctrl_c_says_what_was_interrupted_and_where_the_trace_is(tmp_path, with_
         assert f"partial trace (the requests answered so far) is in {trace}" in err
         saved = json.loads(trace.read_text())
         assert [e["stage"] for e in saved["events"]] == ["entities"]
+        d = json.loads(out)  # --json: stdout still gets one object
+        assert d["status"] == "interrupted" and d["exit_code"] == 130 and d["trace"] == str(trace)
     else:
         assert "add --trace FILE" in err and not trace.exists()
 

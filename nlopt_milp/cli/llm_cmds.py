@@ -152,18 +152,18 @@ def _interrupted(progress, partial, trace: str | None, json_output: bool) -> int
     doing = progress.doing()
     what = f"interrupted during {doing}" if doing else "interrupted before the first request"
     what += f" after {progress.elapsed:.1f} s ({progress.requests} request{'s' if progress.requests != 1 else ''} answered)"
-    where = None
+    where, written = None, False
     if trace and partial is not None:
         try:
             Path(trace).write_text(json.dumps(partial.to_json(), indent=1), encoding="utf-8")
-            where = f"the partial trace (the requests answered so far) is in {trace}"
+            where, written = f"the partial trace (the requests answered so far) is in {trace}", True
         except OSError as e:
             where = f"could not write the partial trace to {trace}: {e.strerror or e}"
     elif partial is not None and partial.events:
         where = "nothing was saved (add --trace FILE to keep the requests of an interrupted run)"
     if json_output:
         render.write_json({"status": "interrupted", "objective": None, "values": {}, "exit_code": EXIT_INTERRUPTED,
-                           "message": what, "trace": trace if where and trace and "partial trace" in where else None})
+                           "message": what, "trace": trace if written else None})
     render.err().print(f"[yellow]{render.escape(what)}[/]" + (f"\n{render.escape(where)}" if where else ""))
     return EXIT_INTERRUPTED
 
