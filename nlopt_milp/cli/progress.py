@@ -6,7 +6,7 @@
     with progress:
         pipeline.run(text)
 
-Shown only when stderr is a terminal: a spinner line that rich redraws in place (and clears
+Shown only when stderr is a terminal (not TERM=dumb): a spinner line that rich redraws in place (and clears
 at the end). When stderr is a file or a pipe nothing is written, so logs and `2>&1` captures
 stay clean; stdout is never touched. The same object also remembers what was in flight, for
 the message after Ctrl-C.
@@ -38,7 +38,7 @@ class StageProgress:
         self.console = console
         self.label = label
         self.samples = samples
-        self.enabled = console.is_terminal
+        self.enabled = console.is_terminal and not console.is_dumb_terminal  # a line redrawn in place needs cursor moves
         self.started = time.monotonic()
         self.in_flight: dict[tuple[int, str, int], float] = {}  # (sample, stage, round) -> start time
         self.last: tuple[int, str, int] | None = None  # the latest stage started
