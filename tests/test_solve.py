@@ -607,7 +607,7 @@ def test_infeasible_or_unbounded_is_settled_direct(monkeypatch):
                                             "objective": {"sense": "maximize", "expr": "x"}}))
     infeasible = to_linear_model(load_valid(infeasible_model()))
     r = run(unbounded, "highs", Options())
-    assert r.status == "unbounded" and r.message == "HiGHS: infeasibleOrUnbounded; settled by a feasibility solve"
+    assert r.status == "unbounded" and r.message == "HiGHS: Primal infeasible or unbounded; settled by a feasibility solve"
     assert presolve == ["choose", "off"]  # first retried without presolve
     assert run(infeasible, "highs", Options()).status == "infeasible"
 

@@ -294,8 +294,9 @@ def test_input_error_path_with_colon(tmp_path):
     assert flat(r.stderr) == f"Error: {path}: is empty; write the optimization problem in plain language"
 
 
-@pytest.mark.parametrize("option, message", [(["--mode", "fast"], "Invalid value for '--mode': unknown mode 'fast'"),
-                                             (["--backend", "gpt"], "unknown backend 'gpt'")])
+@pytest.mark.parametrize("option, message", [
+    (["--mode", "fast"], "'fast' is not one of 'staged', 'single'"),
+    (["--backend", "gpt"], "'gpt' is not one of 'openai', 'vllm'")])
 def test_bad_llm_options_are_usage_errors(option, message, tmp_path):
     r = invoke("solve", write_problem(tmp_path), *option, "--base-url", unused_base_url())
     assert r.returncode == 2, (r.stdout, r.stderr)
@@ -483,7 +484,9 @@ def test_trace_file(server, tmp_path):
     assert t["model"] == "scripted-model" and t["mode"] == "single" and t["prompt_version"]
     events = t["events"]
     assert [(e["stage"], e["round"]) for e in events] == [("formulation", 0), ("check", 0), ("repair", 1),
-                                                         ("check", 1)]
+                                                         ("check", 1), ("stop", 1)]
+    assert events[-1]["responses"] == ["clean: the formulation passed every check"]  # why the loop ended
+    events = events[:-1]
     for e in events:
         assert set(e) == EVENT_KEYS
         assert isinstance(e["seconds"], float) and 0 <= e["seconds"] < 60
@@ -511,9 +514,11 @@ def test_trace_written_when_no_formulation(server, tmp_path):
                "--base-url", server.base_url, "--trace", trace)
     assert r.returncode == 7
     events = json.loads(trace.read_text())["events"]
+    # the repair reply repeats the first one: the loop ends there, and the trace says why
     checks = [e for e in events if e["stage"] == "check"]
-    assert len(checks) == 2 and all("no JSON object" in e["errors"][0] for e in checks)
-    assert [e["responses"] for e in events if e["stage"] != "check"] == [["I cannot do that."]] * 2
+    assert len(checks) == 1 and "no JSON object" in checks[0]["errors"][0]
+    assert [e["responses"] for e in events if e["stage"] in ("formulation", "repair")] == [["I cannot do that."]] * 2
+    assert events[-1]["stage"] == "stop" and events[-1]["responses"][0].startswith("repeated_reply: ")
 
 
 def test_trace_written_when_backend_fails_midway(server, tmp_path):
@@ -644,7 +649,7 @@ def test_staged_mode(server, tmp_path):
     names = [q.json["response_format"]["json_schema"]["name"] for q in server.chat_requests]
     assert names == ["entities", "classify", "fill"]
     assert [e["stage"] for e in json.loads(trace.read_text())["events"]] == ["entities", "classify", "fill",
-                                                                            "check"]
+                                                                            "check", "stop"]
 
 
 # --- 5b. solver options and --check on the plain-language path ----------------------------------------------
@@ -680,7 +685,7 @@ def test_solver_options_reach_the_pipeline_solve(server, tmp_path, solve_calls):
     d = one_json(r.stdout)
     assert d["objective"] == pytest.approx(MIX_OPT, rel=0.01) and "check" not in d
     assert solve_calls.calls == [{"solver": "ortools", "time_limit": 30.0, "mip_gap": 0.01, "threads": 1,
-                                  "max_terms": 5000}]
+                                  "max_terms": 5000, "log": False}]
 
 
 def test_check_compares_the_chosen_formulation(server, tmp_path, solve_calls):

@@ -96,7 +96,13 @@ def _root(
         Optional[str],
         typer.Option("--max-input-bytes", metavar="SIZE", envvar="NLOPT_MAX_INPUT_BYTES", show_default=False,
                      help="Largest input document, and largest line of JSON lines, any command reads "
-                          "(bytes, or with K/M/G) [default: 16M].")
+                          r"(bytes, or with K/M/G) \[default: 16M].")
+    ] = None,
+    data_dir: Annotated[
+        Optional[Path],
+        typer.Option("--data-dir", envvar="NLOPT_DATA_DIR", file_okay=False, show_default=False,
+                     help=r"The shared data directory (holding benchmarks/ and nl4opt/) \[default: ../shared "
+                          "beside the checkout, else ./shared or ../shared]."),
     ] = None,
 ) -> None:
     """Turn optimization problems into MILP models, solve them with HiGHS or OR-Tools, and explain the answer."""
@@ -107,9 +113,14 @@ def _root(
             cio.set_limit(cio.parse_size(max_input_bytes))
         except ValueError as e:
             raise typer.BadParameter(str(e), param_hint="'--max-input-bytes'") from None
+    if data_dir is not None:  # read where the data is needed (eval's registry), after this
+        os.environ["NLOPT_DATA_DIR"] = str(data_dir)
 
 
 # --- helpers -------------------------------------------------------------------------
+
+# Every command names its output file -o/--out; --output, the older name of some, still works (unlisted).
+OutputAlias = Annotated[Optional[Path], typer.Option("--output", hidden=True, dir_okay=False)]
 
 
 def _fail(source: str, message: str, json_output: bool = False, kind: str = "solve") -> None:
@@ -207,6 +218,19 @@ def _solve_one(rec: Record, *, solver: str, opts: dict, check: bool, json_output
     return code
 
 
+def _is_json_file(path: str) -> bool:
+    """Whether a PROBLEM file holds JSON (a formulation, or JSON lines of them) rather than plain language:
+    its first non-blank character is '{'. Problem texts are prose; stdin is never guessed."""
+    if path == "-":
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False  # the text reader reports it
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
 def _check(f, solver: str, opts: dict):
     """(Agreement, the result of `solver`) of a --check: HiGHS and OR-Tools, with the IIS of an
     infeasible model (`check_agreement` leaves it out unless asked)."""
@@ -223,9 +247,9 @@ def solve(
     problem: Annotated[
         Optional[str],
         typer.Argument(
-            metavar="[PROBLEM]",
-            help="A plain-language problem text file (solved through the LLM pipeline). "
-                 "Leave out when using --formulation.",
+            metavar="PROBLEM",
+            help="A plain-language problem text file (solved through the LLM pipeline), or a formulation "
+                 "(.json / .jsonl, solved as with --formulation). Leave out when using --formulation.",
             show_default=False,
         ),
     ] = None,
@@ -262,11 +286,12 @@ def solve(
         bool, typer.Option("--json", help="Print one JSON object per formulation (JSON lines) instead of tables.")
     ] = False,
     max_terms: L.MaxTermsOpt = DEFAULT_MAX_TERMS,
-    backend: L.BackendOpt = "openai",
+    log: Annotated[bool, typer.Option("--log", help="Show the solver's own log (on stderr).")] = False,
+    backend: L.BackendOpt = L.BackendName.openai,
     base_url: L.BaseUrlOpt = None,
     model: L.ModelOpt = None,
     cache: L.CacheOpt = None,
-    mode: L.ModeOpt = "staged",
+    mode: L.ModeOpt = L.ModeName.staged,
     samples: L.SamplesOpt = 1,
     max_repairs: L.MaxRepairsOpt = 3,
     temperature: L.TemperatureOpt = None,
@@ -278,6 +303,8 @@ def solve(
     save_formulation: L.SaveFormulationOpt = None,
     emit_pyomo: L.EmitPyomoOpt = None,
     overwrite: L.OverwriteOpt = False,
+    engine_arg: L.EngineArgOpt = None,
+    engine_config: L.EngineConfigOpt = None,
 ) -> None:
     """Solve a plain-language problem (through the LLM) or a formulation, and explain the answer.
 
@@ -291,13 +318,15 @@ def solve(
     if problem is None and formulation is None:
         render.print_input_error("usage", "give a PROBLEM text file or --formulation F (see nlopt solve --help)")
         raise typer.Exit(EXIT_INVALID)
-    opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "max_terms": max_terms}
+    opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "max_terms": max_terms, "log": log}
+    if problem is not None and _is_json_file(problem):
+        problem, formulation = None, problem  # `nlopt solve model.json`: a formulation, not a text for the LLM
     if problem is not None:
         o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                          max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                         timeout=timeout, deadline=deadline)
+                         timeout=timeout, deadline=deadline, engine_arg=engine_arg, engine_config=engine_config)
         raise typer.Exit(L.run_solve_text(problem, o, solver=solver.value, time_limit=time_limit,
-                                          mip_gap=mip_gap, threads=threads, check=check,
+                                          mip_gap=mip_gap, threads=threads, check=check, log=log,
                                           json_output=json_output, trace=trace,
                                           save_formulation=save_formulation, emit_pyomo=emit_pyomo,
                                           overwrite=overwrite, max_terms=max_terms))
@@ -361,12 +390,14 @@ def emit(
         EmitFormat, typer.Option("--to", help="Output format: a Pyomo script, LP or MPS file, LaTeX, or Markdown.")
     ],
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", metavar="OUT", help="Write here instead of stdout.",
+        Optional[Path], typer.Option("--out", "-o", metavar="OUT", help="Write here instead of stdout.",
                                      dir_okay=False)
     ] = None,
     overwrite: L.OverwriteOpt = False,
+    output_alias: OutputAlias = None,
 ) -> None:
     """Export a formulation as a Pyomo model, an LP or MPS file, LaTeX, or Markdown."""
+    output = output or output_alias
     records = list(itertools.islice(_records(formulation, False), 2))
     if len(records) != 1:
         render.print_input_error(records[0].source.rsplit(":", 1)[0],
@@ -409,12 +440,14 @@ def emit(
 @app.command()
 def schema(
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", metavar="OUT", help="Write here instead of stdout.",
+        Optional[Path], typer.Option("--out", "-o", metavar="OUT", help="Write here instead of stdout.",
                                      dir_okay=False)
     ] = None,
     overwrite: L.OverwriteOpt = False,
+    output_alias: OutputAlias = None,
 ) -> None:
     """Print the JSON Schema of the formulation format (pretty JSON)."""
+    output = output or output_alias
     from ..core.formulation import json_schema
 
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
@@ -438,11 +471,13 @@ def schema(
 def import_nl4opt_cmd(
     source: Annotated[Path, typer.Argument(metavar="IN.jsonl", help="An NL4Opt split in its original JSON lines form.",
                                            show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.jsonl",
-                                         help="Where to write the formulations (JSON lines).", dir_okay=False)],
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="OUT.jsonl", show_default=False,
+                                                   help="Where to write the formulations (JSON lines); required.",
+                                                   dir_okay=False)] = None,
     integer: Annotated[bool, typer.Option("--integer", help="Declare every variable integer instead of continuous.")]
     = False,
     overwrite: L.OverwriteOpt = False,
+    output_alias: OutputAlias = None,
 ) -> None:
     """Convert an NL4Opt split into formulation JSON lines.
 
@@ -450,6 +485,9 @@ def import_nl4opt_cmd(
     order; records that cannot be converted keep their error and a null formulation.
     `nlopt solve --formulation OUT.jsonl` and `nlopt check OUT.jsonl` read this file directly.
     """
+    output = output or output_alias
+    if output is None:
+        raise typer.BadParameter("give the output file with --out OUT.jsonl", param_hint="'--out'")
     from ..core.io import InputFileError, path_problem
 
     problem = path_problem(source)
@@ -495,11 +533,11 @@ def formulate(
     problem: Annotated[str, typer.Argument(metavar="PROBLEM", help="Problem text file, or - for stdin.")],
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Write the formulation JSON here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
-    backend: L.BackendOpt = "openai",
+    backend: L.BackendOpt = L.BackendName.openai,
     base_url: L.BaseUrlOpt = None,
     model: L.ModelOpt = None,
     cache: L.CacheOpt = None,
-    mode: L.ModeOpt = "staged",
+    mode: L.ModeOpt = L.ModeName.staged,
     samples: L.SamplesOpt = 1,
     max_repairs: L.MaxRepairsOpt = 3,
     temperature: L.TemperatureOpt = None,
@@ -510,11 +548,13 @@ def formulate(
     trace: L.TraceOpt = None,
     overwrite: L.OverwriteOpt = False,
     max_terms: L.MaxTermsOpt = DEFAULT_MAX_TERMS,
+    engine_arg: L.EngineArgOpt = None,
+    engine_config: L.EngineConfigOpt = None,
 ) -> None:
     """Ask the model for a formulation of PROBLEM and stop there (validated and audited, not solved)."""
     o = L.LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                      max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                     timeout=timeout, deadline=deadline)
+                     timeout=timeout, deadline=deadline, engine_arg=engine_arg, engine_config=engine_config)
     raise typer.Exit(L.run_solve_text(problem, o, solver="highs", time_limit=None, json_output=json_output,
                                       trace=trace, save_formulation=out, emit_pyomo=None, formulate_only=True,
                                       overwrite=overwrite, max_terms=max_terms))
@@ -522,7 +562,7 @@ def formulate(
 
 @app.command(epilog="[bold]Exit codes[/bold]: 0 an LLM server answers; 6 none does (or what answers is not one).")
 def backends(
-    backend: L.BackendOpt = "openai",
+    backend: L.BackendOpt = L.BackendName.openai,
     base_url: L.BaseUrlOpt = None,
     model: L.ModelOpt = None,
     timeout: L.TimeoutOpt = 30.0,

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from ..core.size import DEFAULT_MAX_TERMS
 from . import render
 from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO
-from .llm_cmds import LLMOptions
+from .llm_cmds import BackendName, LLMOptions, ModeName
 
 
 class _RunByDefault(TyperGroup):
@@ -88,11 +88,11 @@ def run_cmd(
     concurrency: int = typer.Option(32, min=1, help="Problems in flight at once."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N problems."),
     ids: Optional[str] = typer.Option(None, help="Comma-separated problem ids (the dataset's or stable ids)."),
-    backend: str = typer.Option("openai", help="openai (any OpenAI-compatible server) or vllm (in-process)."),
+    backend: BackendName = typer.Option(BackendName.openai, help="openai (any OpenAI-compatible server) or vllm (in-process)."),
     base_url: Optional[str] = typer.Option(None, envvar="NLOPT_BASE_URL", help="Server URL."),
     model: Optional[str] = typer.Option(None, envvar="NLOPT_MODEL", help="Model (default: first listed)."),
     cache: Optional[str] = typer.Option(None, help="Record/replay directory for LLM requests."),
-    mode: str = typer.Option("staged", help="staged (three requests) or single (one request)."),
+    mode: ModeName = typer.Option(ModeName.staged, help="staged (three requests) or single (one request)."),
     samples: int = typer.Option(1, min=1, help="Formulations drawn per problem (majority vote)."),
     max_repairs: int = typer.Option(3, min=0, help="Self-correction rounds per sample."),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature (default 0, 0.7 with --samples>1)."),
@@ -110,6 +110,10 @@ def run_cmd(
                                               "DIR/<problem_id>.json."),
     max_terms: int = typer.Option(DEFAULT_MAX_TERMS, "--max-terms", min=1, metavar="N",
                                   help="Refuse formulations that expand to more than N terms."),
+    engine_arg: Optional[list[str]] = typer.Option(None, "--engine-arg", metavar="KEY=VALUE",
+                                                   help="In-process vLLM engine setting (see nlopt solve --help)."),
+    engine_config: Optional[str] = typer.Option(None, "--engine-config", metavar="FILE.json",
+                                                help="In-process vLLM engine settings as a JSON object."),
 ) -> None:
     """Run the pipeline over a benchmark; log each problem as it finishes; print SA / ER / AST."""
     if samples > 1 and temperature == 0:
@@ -143,9 +147,10 @@ def run_cmd(
         err.print(f"  [yellow]excluded[/] {render.escape(str(ex.id))}: {render.escape(ex.reason)}")
     if resume and not out.exists():
         err.print(f"[dim]{render.escape(str(out))} does not exist yet; starting a new log[/]")
+    backend, mode = backend.value, mode.value
     o = LLMOptions(backend=backend, base_url=base_url, model=model, cache=cache, mode=mode, samples=samples,
                    max_repairs=max_repairs, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                   timeout=timeout)
+                   timeout=timeout, engine_arg=engine_arg, engine_config=engine_config)
     options = EvalOptions(mode=mode, samples=samples, max_repairs=max_repairs, concurrency=concurrency, seed=seed,
                           temperature=temperature, max_tokens=max_tokens, rel_tol=rel_tol, time_limit=time_limit,
                           solver=solver, mip_gap=mip_gap, threads=threads, max_terms=max_terms)
@@ -169,10 +174,17 @@ def run_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from .llm_cmds import attach_token_counter
+    from .progress import RequestCounter
+
     counts = {"done": 0, "correct": 0}
+    # The bar counts finished problems; the requests column moves while they are worked on.
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("[dim]{task.fields[requests]}"),
                         console=err, transient=False, disable=json_output and not err.is_terminal)
-    task = progress.add_task("eval", total=len(loaded.samples))
+    task = progress.add_task("eval", total=len(loaded.samples), requests="")
+    llm = RequestCounter(llm, on_change=lambda: progress.update(task, requests=llm.status()))
+    attach_token_counter(llm.inner, llm.on_tokens)
 
     def on_result(rec: dict) -> None:
         counts["done"] += 1

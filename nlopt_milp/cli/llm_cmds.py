@@ -7,6 +7,7 @@ Heavy modules (httpx, pyomo, the pipeline) are imported inside functions so that
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import typer
 
 from . import render
-from .exit_codes import EXIT_BACKEND, EXIT_INVALID, EXIT_IO, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
+from .exit_codes import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO, EXIT_NO_FORMULATION, EXIT_OK, EXIT_SOLVER
 
 MAX_PROBLEM_CHARS = 100_000
 
@@ -37,11 +38,18 @@ class LLMOptions:
     seed: int | None = None
     timeout: float = 120.0
     deadline: float | None = None  # whole command; None: command_deadline() derives it
+    engine_arg: list[str] | None = None  # --engine-arg KEY=VALUE (in-process vLLM)
+    engine_config: str | None = None  # --engine-config FILE.json
 
     def command_deadline(self) -> float:
         """--deadline, else room for every request of a staged run and its repairs:
         timeout x (max_repairs + 3)."""
         return self.deadline if self.deadline is not None else self.timeout * (self.max_repairs + 3)
+
+    def __post_init__(self) -> None:
+        # the CLI passes enum members (BackendName, ModeName); the rest of the program speaks their values
+        self.backend = getattr(self.backend, "value", self.backend)
+        self.mode = getattr(self.mode, "value", self.mode)
 
 
 class ProblemTextError(ValueError):
@@ -83,11 +91,20 @@ def make_backend(o: LLMOptions):
     """The configured backend, wrapped in the replay cache when asked."""
     from ..formulate.llm import BatchingBackend, CachedBackend, OpenAIBackend, VLLMBackend
 
+    from ..formulate.backends.vllm_local import EngineArgError, engine_args
+
+    try:
+        settings = engine_args(o.engine_arg, o.engine_config)
+    except EngineArgError as e:
+        raise typer.BadParameter(str(e), param_hint="'--engine-arg' / '--engine-config'") from None
+    if settings and o.backend != "vllm":
+        raise typer.BadParameter("engine settings are for --backend vllm (a server takes them at its own start)",
+                                 param_hint="'--engine-arg' / '--engine-config'")
     if o.backend == "vllm":
         model = o.model or os.environ.get("NLOPT_MODEL")
         if not model:
             raise typer.BadParameter("--backend vllm needs --model (or NLOPT_MODEL): the model to load")
-        inner = BatchingBackend(VLLMBackend(model))
+        inner = BatchingBackend(VLLMBackend(model, **settings))
     elif o.backend == "openai":
         inner = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=o.timeout, deadline=o.deadline)
     else:
@@ -116,6 +133,39 @@ def _backend_failure(e: Exception, json_output: bool) -> int:
     else:
         render.err().print(f"[bold red]LLM backend:[/] {render.escape(msg)}")
     return EXIT_BACKEND
+
+
+def attach_token_counter(backend, on_tokens) -> None:
+    """Give `on_tokens` to the backend and every backend it wraps (cache, batching): the one that streams calls it."""
+    seen = set()
+    while backend is not None and id(backend) not in seen:
+        seen.add(id(backend))
+        try:
+            backend.on_tokens = on_tokens
+        except AttributeError:  # a read-only attribute: not a backend of ours
+            pass
+        backend = getattr(backend, "inner", None)
+
+
+def _interrupted(progress, partial, trace: str | None, json_output: bool) -> int:
+    """Ctrl-C: say what was interrupted and where the partial trace is; exit 130."""
+    doing = progress.doing()
+    what = f"interrupted during {doing}" if doing else "interrupted before the first request"
+    what += f" after {progress.elapsed:.1f} s ({progress.requests} request{'s' if progress.requests != 1 else ''} answered)"
+    where, written = None, False
+    if trace and partial is not None:
+        try:
+            Path(trace).write_text(json.dumps(partial.to_json(), indent=1), encoding="utf-8")
+            where, written = f"the partial trace (the requests answered so far) is in {trace}", True
+        except OSError as e:
+            where = f"could not write the partial trace to {trace}: {e.strerror or e}"
+    elif partial is not None and partial.events:
+        where = "nothing was saved (add --trace FILE to keep the requests of an interrupted run)"
+    if json_output:
+        render.write_json({"status": "interrupted", "objective": None, "values": {}, "exit_code": EXIT_INTERRUPTED,
+                           "message": what, "trace": trace if written else None})
+    render.err().print(f"[yellow]{render.escape(what)}[/]" + (f"\n{render.escape(where)}" if where else ""))
+    return EXIT_INTERRUPTED
 
 
 def _write_side_files(outcome, trace: str | None, save_formulation: str | None, emit_pyomo: str | None,
@@ -162,7 +212,7 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
                    trace: str | None, save_formulation: str | None, emit_pyomo: str | None,
                    mip_gap: float | None = None, threads: int | None = None, check: bool = False,
                    formulate_only: bool = False, overwrite: bool = False,
-                   max_terms: int | None = None) -> int:
+                   max_terms: int | None = None, log: bool = False) -> int:
     """`nlopt solve PROBLEM` (and `nlopt formulate` with `formulate_only`): the exit code.
 
     Every solve of the pipeline uses `solver`, `time_limit`, `mip_gap` and `threads`; with
@@ -190,17 +240,26 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 
     from ..formulate.llm import BackendError
 
-    solve_opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "max_terms": max_terms}
+    solve_opts = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "max_terms": max_terms,
+                  "log": log}
 
     def solve_fn(f):
         from ..solve import solve
 
         return solve(f, solver=solver, **solve_opts)
 
+    from .progress import StageProgress
+
+    progress = StageProgress(render.err(), label=Path(source).name, samples=o.samples)
+    pipeline = None
     try:
         backend = make_backend(dataclasses.replace(o, deadline=o.command_deadline()))
-        pipeline = make_pipeline(o, backend, solve=solve_fn, max_terms=max_terms)
-        outcome = pipeline.formulate(text) if formulate_only else pipeline.run(text)
+        attach_token_counter(backend, progress.on_tokens)
+        pipeline = make_pipeline(o, backend, solve=solve_fn, max_terms=max_terms, on_event=progress.on_event)
+        with progress:
+            outcome = pipeline.formulate(text) if formulate_only else pipeline.run(text)
+    except KeyboardInterrupt:
+        return _interrupted(progress, getattr(pipeline, "trace", None), trace, json_output)
     except BackendError as e:
         partial = getattr(e, "trace", None)  # what was asked before the backend failed
         if trace and partial is not None:
@@ -262,7 +321,7 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 
     con = render.out()
     if best.formulation is None:
-        last = best.errors[-1] if best.errors else "no formulation"
+        last = best.errors[0] if best.errors else "no formulation"  # a plain-word summary comes first
         render.err().print(f"[bold red]{render.escape(source)}:[/] the model produced no valid formulation after "
                            f"{best.repairs} repair round{'s' if best.repairs != 1 else ''}; last error: "
                            f"{render.escape(last)}")
@@ -303,14 +362,22 @@ def run_solve_text(problem: str, o: LLMOptions, *, solver: str, time_limit: floa
 def run_backends(o: LLMOptions, json_output: bool) -> int:
     """Which server answers, its models, whether structured output works."""
     if o.backend != "openai":
-        try:
-            import vllm  # noqa: F401
-            info = {"backend": "vllm", "installed": True, "version": getattr(vllm, "__version__", "?")}
-        except ImportError:
-            info = {"backend": "vllm", "installed": False,
-                    "message": "vllm is not installed; pip install 'nlopt-milp[vllm]'"}
-        render.write_json(info) if json_output else render.out().print(render.escape(str(info)))
-        return 0 if info["installed"] else EXIT_BACKEND
+        info = vllm_info()
+        if json_output:
+            render.write_json(info)
+        else:
+            from rich.table import Table
+
+            t = Table(show_header=False, box=None)
+            t.add_row("backend", "vllm (in-process)")
+            t.add_row("installed", "[green]yes[/]" if info["installed"] else "[red]no[/]")
+            if info["installed"]:
+                t.add_row("version", render.escape(str(info["version"])))
+                t.add_row("supported", "[green]yes[/]" if info["supported"] else f"[red]no[/] (needs >= {info['needs']})")
+            if info.get("message"):
+                t.add_row("", render.escape(info["message"]))
+            render.out().print(t)
+        return 0 if info["installed"] and info["supported"] else EXIT_BACKEND
     from ..formulate.llm import OpenAIBackend
 
     backend = OpenAIBackend.from_env(base_url=o.base_url, model=o.model, timeout=min(o.timeout, 60.0), max_retries=0)
@@ -335,34 +402,62 @@ def run_backends(o: LLMOptions, json_output: bool) -> int:
     return 0 if ok else EXIT_BACKEND
 
 
+def vllm_info() -> dict:
+    """Whether in-process vLLM can be used: installed, its version, new enough."""
+    from ..formulate.backends.vllm_local import INSTALL_HINT, MIN_VERSION, version_tuple
+
+    needs = ".".join(map(str, MIN_VERSION))
+    try:
+        import vllm
+    except ImportError:
+        return {"backend": "vllm", "installed": False, "version": None, "supported": False, "needs": needs,
+                "message": f"vllm is not installed; {INSTALL_HINT}"}
+    version = str(getattr(vllm, "__version__", "?"))
+    supported = version_tuple(version) >= MIN_VERSION
+    return {"backend": "vllm", "installed": True, "version": version, "supported": supported, "needs": needs,
+            "message": "" if supported else f"vllm {version} is older than {needs}; {INSTALL_HINT}"}
+
+
 # --- typer options shared by solve, formulate, backends ---------------------------------
 
 from typing import Annotated, Optional  # noqa: E402
 
-BackendOpt = Annotated[str, typer.Option("--backend", help="openai: any OpenAI-compatible server (vllm serve, "
-                                                           "llama.cpp, SGLang, Ollama); vllm: in-process vLLM.")]
+class BackendName(str, enum.Enum):
+    openai = "openai"
+    vllm = "vllm"
+
+
+class ModeName(str, enum.Enum):
+    staged = "staged"
+    single = "single"
+
+
+# Defaults that are not the parameter's value are written into the help text, with the bracket escaped:
+# a bare "[default: ...]" is rich markup and vanishes from --help.
+BackendOpt = Annotated[BackendName, typer.Option("--backend", help="openai: any OpenAI-compatible server (vllm "
+                                                 "serve, llama.cpp, SGLang, Ollama); vllm: in-process vLLM.")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", envvar="NLOPT_BASE_URL", show_default=False,
-                                                   help="Server URL [default: http://localhost:8000/v1].")]
+                                                   help=r"Server URL \[default: http://localhost:8000/v1].")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", envvar="NLOPT_MODEL", show_default=False,
-                                                 help="Model name [default: the first the server lists].")]
+                                                 help=r"Model name \[default: the first the server lists].")]
 CacheOpt = Annotated[Optional[str], typer.Option("--cache", metavar="DIR",
                                                  help="Record every LLM request/response here and replay hits.")]
-ModeOpt = Annotated[str, typer.Option("--mode", help="staged: entities, classification, slots (3 requests); "
+ModeOpt = Annotated[ModeName, typer.Option("--mode", help="staged: entities, classification, slots (3 requests); "
                                                      "single: the whole formulation in one request.")]
 SamplesOpt = Annotated[int, typer.Option("--samples", "-k", min=1,
                                          help="Formulations to draw; the majority objective wins.")]
 MaxRepairsOpt = Annotated[int, typer.Option("--max-repairs", min=0,
                                             help="Self-correction rounds with validation and solver feedback.")]
 TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", show_default=False,
-                                                         help="Sampling temperature [default: 0, or 0.7 "
-                                                              "with --samples > 1].")]
+                                                         help=r"Sampling temperature \[default: 0, or 0.7 with "
+                                                              "--samples > 1].")]
 MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Token limit per reply.")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed, for reproducible runs.")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds one LLM request may take, "
                                                                     "from sending it to the reply's last byte.")]
 DeadlineOpt = Annotated[Optional[float], typer.Option("--deadline", min=0.1, show_default=False,
                                                       help="Seconds the whole command may wait for the LLM "
-                                                           "[default: timeout x (max-repairs + 3)].")]
+                                                           r"\[default: timeout x (max-repairs + 3)].")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace output files that already exist "
                                             "(without it an existing file is kept and the command exits with 2).")]
 TraceOpt = Annotated[Optional[str], typer.Option("--trace", metavar="FILE", help="Write prompts, raw replies, "
@@ -374,3 +469,11 @@ MaxTermsOpt = Annotated[int, typer.Option("--max-terms", min=1, metavar="N",
                                                "before expanding: forall instances x sum terms).")]
 EmitPyomoOpt = Annotated[Optional[str], typer.Option("--emit-pyomo", metavar="FILE",
                                                      help="Write a standalone Pyomo script of the model.")]
+EngineArgOpt = Annotated[Optional[list[str]], typer.Option("--engine-arg", metavar="KEY=VALUE",
+                                                         help="In-process vLLM engine setting, repeatable: "
+                                                              "max_model_len, gpu_memory_utilization, "
+                                                              "tensor_parallel_size, dtype, quantization, "
+                                                              "enable_prefix_caching.")]
+EngineConfigOpt = Annotated[Optional[str], typer.Option("--engine-config", metavar="FILE.json",
+                                                        help="In-process vLLM engine settings as a JSON object "
+                                                             "(--engine-arg wins).")]

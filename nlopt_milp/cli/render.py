@@ -222,6 +222,9 @@ def status_renderable(result, agreement=None) -> Panel:
     lines.append("Time       ", style="dim")
     seconds = getattr(result, "seconds", None)
     lines.append(f"{seconds:.3f} s" if isinstance(seconds, (int, float)) else "-")
+    build, run = getattr(result, "build_seconds", None), getattr(result, "solve_seconds", None)
+    if isinstance(build, (int, float)) and isinstance(run, (int, float)):
+        lines.append(f" (building the model {build:.3f} s, solver {run:.3f} s)", style="dim")
     gap = getattr(result, "gap", None)
     if isinstance(gap, (int, float)) and status != "optimal" and math.isfinite(gap):
         lines.append("\nGap        ", style="dim")

@@ -48,17 +48,16 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, NamedTuple, Sequence, Union
 from urllib.parse import urlparse
 
+from ..data.shared import shared_benchmarks_dir
+
 INFEASIBLE: Literal["infeasible"] = "infeasible"
 """Ground-truth sentinel: the problem has no optimal solution (infeasible or unbounded)."""
 
 Answer = Union[float, None, Literal["infeasible"]]
 
-# Where the byte-for-byte copies of the published benchmarks live: ``../shared/benchmarks``
-# seen from the repository root (override with NLOPT_BENCHMARKS_DIR).
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_BENCHMARKS = Path(
-    os.environ.get("NLOPT_BENCHMARKS_DIR", _REPO_ROOT.parent / "shared" / "benchmarks")
-)
+# Where the byte-for-byte copies of the published benchmarks live: ``../shared/benchmarks`` seen
+# from the checkout, or NLOPT_DATA_DIR / ``nlopt --data-dir`` (see nlopt_milp/data/shared.py).
+SHARED_BENCHMARKS = shared_benchmarks_dir()
 
 HUB_PROBE_TIMEOUT = 3.0
 """Seconds to wait for a TCP connection to the hub (or the HTTPS proxy) before going offline."""
@@ -681,8 +680,9 @@ def _local_hint(spec: BenchmarkSpec | None) -> str:
         listed = " or ".join(str(p) for p in paths)
         return f"pass a local copy with --file, e.g. --file {listed}"
     if spec.local_files:
-        rel = " or ".join(f"../shared/benchmarks/{r}" for r in spec.local_files)
-        return f"pass a local copy with --file (the shared copy would be {rel}, not present here)"
+        rel = " or ".join(str(SHARED_BENCHMARKS / r) for r in spec.local_files)
+        return (f"pass a local copy with --file (the shared copy would be {rel}, not present here; "
+                "point nlopt --data-dir or NLOPT_DATA_DIR at the shared data directory)")
     return "pass a local copy with --file PATH"
 
 

@@ -22,10 +22,14 @@ _NUMBER = re.compile(r"(?<![\w.])[$€£]?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(%|
 class Finding:
     kind: str  # unused_number | unused_variable | source_not_found
     path: str
-    message: str
+    message: str  # for the user
+    hint: str = ""  # what the model should do about it (repair prompts only; users never see it)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+    def for_model(self) -> str:
+        return f"{self}; {self.hint}" if self.hint else str(self)
 
 
 def numbers_in_text(text: str) -> list[tuple[float, str]]:
@@ -124,7 +128,8 @@ def audit(f: Formulation, text: str | None = None) -> list[Finding]:
             continue
         findings.append(Finding(
             "unused_number", "",
-            f"the number {written} of the problem text is not used; use it or list it in unused_numbers with a reason",
+            f"the number {written} of the problem text is not used by the formulation",
+            "use it or list it in unused_numbers with a reason",
         ))
 
     used_names: set[str] = set()
@@ -143,8 +148,9 @@ def audit(f: Formulation, text: str | None = None) -> list[Finding]:
     for k, c in enumerate(f.constraints):
         if not c.source.strip():
             findings.append(Finding("source_not_found", f"constraints[{k}].source",
-                                    "empty; copy the sentence of the problem text this constraint comes from"))
+                                    "empty: the constraint names no sentence of the problem text",
+                                    "copy the sentence of the problem text this constraint comes from"))
         elif _norm(c.source).rstrip(".") not in norm_text:
             findings.append(Finding("source_not_found", f"constraints[{k}].source",
-                                    "this sentence does not occur in the problem text; copy it exactly"))
+                                    "this sentence does not occur in the problem text", "copy it exactly"))
     return findings

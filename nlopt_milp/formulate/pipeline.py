@@ -21,6 +21,7 @@ from ..core.formulation import Formulation
 from ..core.validate import FormulationError, check, load
 from . import prompts as P
 from .audit import Finding, audit
+from .diagnose import missing_parts
 from .voting import majority, verdict
 from .llm import Backend, BackendError, ChatRequest, NoJSONFound, extract_json
 
@@ -40,6 +41,28 @@ class TraceEvent:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """What the pipeline is doing, for progress displays (`Pipeline(on_event=...)`).
+
+    kind: "start" | "end" of a request (stage entities | classify | fill | formulation | repair),
+    or of our own check-and-solve step (stage "check"). `completion_tokens` is set on "end".
+    """
+
+    kind: str
+    sample: int
+    stage: str
+    round: int = 0
+    completion_tokens: int = 0
+
+
+# Why a sample's repair loop ended (recorded in the trace as a "stop" event).
+STOP_CLEAN = "clean: the formulation passed every check"
+STOP_MAX_REPAIRS = "max_repairs: the repair rounds are used up"
+STOP_REPEATED = ("repeated_reply: the repair reply repeats an earlier reply of this sample; at this "
+                 "temperature another round with the same feedback would too")
 
 
 @dataclass
@@ -67,6 +90,8 @@ class SampleOutcome:
     error_kind: str | None = None  # no_output | validation_error | nonlinear | infeasible | unbounded | ...
     findings: list[Finding] = field(default_factory=list)
     raw: str = ""
+    feedback: list[str] = field(default_factory=list)  # the same problems, as written for the model
+    stop_reason: str = ""  # one of the STOP_* texts
 
     @property
     def solved(self) -> bool:
@@ -106,7 +131,8 @@ class Assessment:
     """What is wrong with one draft: our verdict, without the LLM."""
 
     raw: str
-    problems: list[str] = field(default_factory=list)  # empty: usable as it is
+    problems: list[str] = field(default_factory=list)  # for the model (repair prompt); empty: usable as it is
+    messages: list[str] = field(default_factory=list)  # the same problems, worded for the user
     formulation: Formulation | None = None
     result: object | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -121,11 +147,19 @@ def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] 
 
     Module-level and free of pipeline state so that it can run in a process pool.
     """
+    a = _assess(draft, text, solve)
+    if not a.messages:
+        a.messages = list(a.problems)
+    return a
+
+
+def _assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] | None) -> Assessment:
     a = Assessment(raw=draft if isinstance(draft, str) else json.dumps(draft))
     if isinstance(draft, CutOff):
         a.error_kind = "no_output"
-        a.problems = ["the reply was cut off at the token limit before the JSON was complete; "
-                      "write it more compactly (or the user raises --max-tokens)"]
+        a.problems = ["the reply was cut off at the token limit before the JSON was complete; write it more compactly"]
+        a.messages = ["the model's reply was cut off at the token limit before its JSON was complete "
+                      "(raise --max-tokens)"]
         return a
     try:
         obj = extract_json(draft) if isinstance(draft, str) else draft
@@ -139,12 +173,14 @@ def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] 
         f = load(obj)
     except FormulationError as e:
         a.error_kind, a.problems = "validation_error", [str(i) for i in e.issues]
+        a.messages = missing_parts(obj, a.problems) + a.problems
         return a
     issues = check(f, max_terms)
     a.findings = audit(f, text)
     if issues:
         a.error_kind = "nonlinear" if any("nonlinear" in i.message for i in issues) else "validation_error"
         a.problems = [str(i) for i in issues]
+        a.messages = missing_parts(obj, a.problems) + a.problems
         return a
     a.formulation = f
     if solve is None:
@@ -158,6 +194,8 @@ def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] 
         a.error_kind = "unbounded"
         a.problems = ["the model is unbounded: the objective can improve without limit; a constraint or bound "
                       "from the text is missing or has the wrong direction"]
+        a.messages = ["the model is unbounded: the objective can improve without limit (a constraint or bound "
+                      "of the text is missing or points the wrong way)"]
     elif r.status not in SOLVED:
         a.error_kind = r.status  # a solver failure is not the model's to fix: no problems listed
     return a
@@ -177,6 +215,7 @@ class Pipeline:
         executor: Executor | None = None,
         tolerance: float = 1e-6,
         max_terms: int | None = None,
+        on_event: Callable[[StageEvent], None] | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
@@ -193,6 +232,12 @@ class Pipeline:
         self.executor = executor
         self.tolerance = tolerance
         self.max_terms = max_terms  # validation's size limit (None: core.size.DEFAULT_MAX_TERMS)
+        self.on_event = on_event  # progress displays; called on the event loop's thread, must not block
+        self.trace: Trace | None = None  # the trace of the latest run, also while it runs (for Ctrl-C)
+
+    def _emit(self, kind: str, sample: int, stage: str, rnd: int = 0, completion_tokens: int = 0) -> None:
+        if self.on_event is not None:
+            self.on_event(StageEvent(kind, sample, stage, rnd, completion_tokens))
 
     # -- requests --------------------------------------------------------------------
 
@@ -202,6 +247,7 @@ class Pipeline:
         req = ChatRequest(messages=messages, schema=P.stage_schema(schema_stage), schema_name=schema_stage, n=n,
                           temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
         t0 = time.perf_counter()
+        self._emit("start", sample, stage, rnd)
         try:
             done = await self.backend.acomplete(req)
         except BackendError as e:  # keep the failed request in the trace, then let the caller report it
@@ -209,7 +255,9 @@ class Pipeline:
                                            seconds=time.perf_counter() - t0))
             e.trace = trace  # type: ignore[attr-defined]
             e.args = (f"{stage} stage: {e}",)  # say which stage was waiting
+            self._emit("end", sample, stage, rnd)
             raise
+        self._emit("end", sample, stage, rnd, done.completion_tokens)
         trace.events.append(TraceEvent(sample, stage, rnd, messages, list(done.texts),
                                        seconds=time.perf_counter() - t0, prompt_tokens=done.prompt_tokens,
                                        completion_tokens=done.completion_tokens,
@@ -266,28 +314,42 @@ class Pipeline:
                                                            self.max_terms)
         out.raw, out.formulation, out.result = a.raw, a.formulation, a.result
         out.findings, out.error_kind = a.findings, a.error_kind
+        out.errors, out.feedback = list(a.messages), list(a.problems)
         return a.problems
 
     async def _run_sample(self, k: int, draft: str | dict, text: str, trace: Trace, solve: bool) -> SampleOutcome:
         out = SampleOutcome()
+        seen = {_reply_key(draft)}
         for rnd in range(self.max_repairs + 1):
             t0 = time.perf_counter()
+            self._emit("start", k, "check", rnd)
             problems = await self._problems(draft, text, out, solve)
+            self._emit("end", k, "check", rnd)
             status = out.result.status if out.result is not None else out.error_kind or "valid"
             trace.events.append(TraceEvent(k, "check", rnd, [], [status], errors=list(problems),
                                            seconds=time.perf_counter() - t0))
             if not problems:
-                out.errors = []
-                return out
-            out.errors = problems
+                out.errors, out.feedback = [], []
+                return self._stop(trace, k, rnd, out, STOP_CLEAN)
             if rnd == self.max_repairs:
-                break
+                return self._stop(trace, k, rnd, out, STOP_MAX_REPAIRS)
             out.repairs += 1
-            listed = problems + [f"(warning) {f}" for f in out.findings]
+            listed = problems + [f"(warning) {f.for_model()}" for f in out.findings]
             current = out.raw if out.formulation is None else out.formulation.model_dump_json(exclude={"problem"})
             user = P.text("repair").format(problem=text, formulation=current,
                                            errors="\n".join(f"- {p}" for p in listed))
             draft = (await self._ask(trace, k, "repair", rnd + 1, user, "formulation"))[0]
+            key = _reply_key(draft)
+            if key in seen:
+                # The same draft gets the same verdict and, at temperature 0, the same feedback brings the
+                # same reply again: the remaining rounds would only cost time.
+                return self._stop(trace, k, rnd + 1, out, STOP_REPEATED)
+            seen.add(key)
+        return out
+
+    def _stop(self, trace: Trace, k: int, rnd: int, out: SampleOutcome, reason: str) -> SampleOutcome:
+        out.stop_reason = reason
+        trace.events.append(TraceEvent(k, "stop", rnd, [], [reason]))
         return out
 
     # -- voting ----------------------------------------------------------------------
@@ -298,7 +360,7 @@ class Pipeline:
 
     async def arun(self, text: str, solve: bool = True) -> Outcome:
         """Formulate, repair, solve and vote. With solve=False, stop after a valid formulation."""
-        trace = Trace(model=getattr(self.backend, "model", "") or "", mode=self.mode)
+        trace = self.trace = Trace(model=getattr(self.backend, "model", "") or "", mode=self.mode)
         drafts = await self._first_drafts(text, trace)  # a backend may return fewer than asked
         samples = list(await asyncio.gather(
             *(self._run_sample(k, d, text, trace, solve) for k, d in enumerate(drafts[: self.samples]))))
@@ -315,6 +377,16 @@ class Pipeline:
     def formulate(self, text: str) -> Outcome:
         """Stop after the formulation: repairs use validation only, nothing is solved."""
         return asyncio.run(self.arun(text, solve=False))
+
+
+def _reply_key(draft: str | dict) -> str:
+    """A draft's content, ignoring JSON layout (a reply that differs only in spacing is the same reply)."""
+    try:
+        obj = draft if isinstance(draft, dict) else extract_json(draft)
+    except NoJSONFound:
+        return " ".join(str(draft).split())
+    obj = {k: v for k, v in obj.items() if k not in ("version", "problem")}
+    return json.dumps(obj, sort_keys=True)
 
 
 def _short(e: Exception) -> str:

@@ -18,7 +18,7 @@ from ..core.formulation import (
 )
 from ..core.templates import CATALOG
 
-PROMPT_VERSION = "2026-11-29.1"
+PROMPT_VERSION = "2026-12-02.1"
 
 
 @cache
@@ -28,7 +28,9 @@ def text(name: str) -> str:
 
 @cache
 def example() -> dict:
-    """The few-shot example (a copy of examples/production_mix.json; a test keeps them equal)."""
+    """The few-shot example: an invented ferry-planning problem, on purpose none of examples/ and none of the
+    benchmark problems (a test checks for shared 13-word runs), so that no prompt carries an answer we are
+    asked for or measured on."""
     return json.loads(resources.files(__package__).joinpath("prompts", "example.json").read_text(encoding="utf-8"))
 
 

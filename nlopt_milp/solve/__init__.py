@@ -32,7 +32,8 @@ IIS_TIME_LIMIT = 60.0
 
 
 def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: float | None = None,
-          threads: int | None = None, iis: bool = True, max_terms: int | None = None) -> SolveResult:
+          threads: int | None = None, iis: bool = True, max_terms: int | None = None,
+          log: bool = False) -> SolveResult:
     """Solve a valid formulation. Never raises for solver trouble: status "error" instead.
 
     solver: "highs" (default: HiGHS directly via highspy), "highs-pyomo" (the Pyomo model
@@ -41,7 +42,7 @@ def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: fl
     "ortools-glop", "ortools-pdlp", "ortools-cpsat". With `iis`, an infeasible result names
     the clashing constraints. `time_limit` covers building the model as well as solving it
     (a build that overruns it gives status "time_limit"); a model above `max_terms` terms
-    (default `core.size.DEFAULT_MAX_TERMS`) is not built.
+    (default `core.size.DEFAULT_MAX_TERMS`) is not built; with `log`, the solver's own log goes to stderr.
     """
     start = time.perf_counter()
     t0 = time.monotonic()
@@ -64,14 +65,23 @@ def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: fl
     if time_limit is not None:  # what the build left of the time limit goes to the solver
         time_limit = max(time_limit - (time.monotonic() - t0), 1e-3)
     res = solve_linear(lm, solver, time_limit=time_limit, mip_gap=mip_gap, threads=threads, iis=iis,
-                       origins=origins)
+                       origins=origins, log=log)
     res.seconds = round(time.perf_counter() - start, 6)
+    _split_time(res)
     return res
+
+
+def _split_time(res: SolveResult) -> None:
+    """build_seconds: everything but the solver's run and the IIS search (templates, grounding, imports,
+    the solver's model); solve_seconds: the solver's run (a backend that does not time it apart: its call)."""
+    if res.solve_seconds is None:
+        res.solve_seconds = 0.0
+    res.build_seconds = round(max(res.seconds - res.solve_seconds - (res.iis_seconds or 0.0), 0.0), 6)
 
 
 def solve_linear(lm: LinearModel, solver: str = "highs", time_limit: float | None = None,
                  mip_gap: float | None = None, threads: int | None = None, iis: bool = True,
-                 origins: dict[str, str] | None = None) -> SolveResult:
+                 origins: dict[str, str] | None = None, log: bool = False) -> SolveResult:
     """Solve a flat linear model (see `solve`); `origins` maps linearized to original constraint names."""
     if solver not in SOLVERS:
         return SolveResult("error", solver=solver, message=f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
@@ -79,10 +89,13 @@ def solve_linear(lm: LinearModel, solver: str = "highs", time_limit: float | Non
     if trivial is not None:
         return trivial
     try:
-        res = run(lm, solver, Options(time_limit, mip_gap, threads))
+        res = run(lm, solver, Options(time_limit, mip_gap, threads, log=log))
     except Exception as e:
         return SolveResult("error", solver=solver, message=f"{solver} failed: {_short(e)}")
+    if res.solve_seconds is None:  # the backend did not time its run apart from its model: its whole call
+        res.solve_seconds = res.seconds
     if res.status == "infeasible" and iis:
+        started = time.perf_counter()
         try:
             limit = min(IIS_TIME_LIMIT, time_limit) if time_limit else IIS_TIME_LIMIT
             members, note = find_iis(lm, origins, time_limit=limit)
@@ -91,6 +104,7 @@ def solve_linear(lm: LinearModel, solver: str = "highs", time_limit: float | Non
                 res.message += f"; {note}"
         except Exception as e:
             res.message += f"; no IIS: {_short(e)}"
+        res.iis_seconds = round(time.perf_counter() - started, 6)
     return res
 
 

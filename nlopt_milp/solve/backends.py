@@ -37,6 +37,7 @@ class Options:
     time_limit: float | None = None  # seconds
     mip_gap: float | None = None  # relative
     threads: int | None = None
+    log: bool = False  # the solver's own log, to stderr
 
 
 def run(lm: LinearModel, solver: str, opts: Options) -> SolveResult:
@@ -147,16 +148,44 @@ def _remaining(opts: Options, start: float) -> float | None:
 
 # --- HiGHS ---------------------------------------------------------------------------------
 
-# HiGHS model status -> the name of Pyomo's termination condition for it (pyomo.contrib.solver's
-# HiGHS interface), so both HiGHS routes word their messages alike ("HiGHS: convergenceCriteriaSatisfied").
-_HIGHS_TERMINATION = {
-    "kNotset": "unknown", "kLoadError": "error", "kModelError": "error", "kPresolveError": "error",
-    "kSolveError": "error", "kPostsolveError": "error", "kModelEmpty": "unknown",
-    "kOptimal": "convergenceCriteriaSatisfied", "kInfeasible": "provenInfeasible",
-    "kUnboundedOrInfeasible": "infeasibleOrUnbounded", "kUnbounded": "unbounded",
-    "kObjectiveBound": "objectiveLimit", "kObjectiveTarget": "objectiveLimit", "kTimeLimit": "maxTimeLimit",
-    "kIterationLimit": "iterationLimit", "kSolutionLimit": "iterationLimit", "kUnknown": "unknown",
-}
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(on: bool):
+    """Solvers print their logs to the C-level stdout; with `on`, send fd 1 to stderr meanwhile
+    (stdout carries the answer, e.g. --json)."""
+    if not on:
+        yield
+        return
+    import ctypes
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers go out before fd 1 is restored
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def solver_log(h, on: bool):
+    """With `on`, HiGHS logs its run to stderr."""
+    if not on:
+        yield
+        return
+    h.setOptionValue("output_flag", True)
+    h.setOptionValue("log_to_console", True)
+    try:
+        with stdout_to_stderr(True):
+            yield
+    finally:
+        h.setOptionValue("output_flag", False)
 
 
 def _highs_threads(opts: Options) -> None:
@@ -183,11 +212,16 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
     if opts.mip_gap is not None:
         h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
 
+    ran = [0.0]  # seconds inside HiGHS's run(), apart from building the model
+
     def run_once():
         limit = _remaining(opts, start)
         if limit is not None:
             h.setOptionValue("time_limit", float(limit))
-        h.run()
+        t0 = time.perf_counter()
+        with solver_log(h, opts.log):
+            h.run()
+        ran[0] += time.perf_counter() - t0
         return h.getModelStatus()
 
     S = highspy.HighsModelStatus
@@ -198,7 +232,7 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
     info = h.getInfo()
     has_feasible = info.primal_solution_status == 2  # 0: none, 1: infeasible, 2: feasible
     has_solution = code == S.kOptimal or has_feasible
-    message = f"HiGHS: {_HIGHS_TERMINATION.get(code.name, 'unknown')}"
+    message = f"HiGHS: {h.modelStatusToString(code)}"  # HiGHS's own words, e.g. "Optimal"
 
     kind = {S.kOptimal: "optimal", S.kInfeasible: "infeasible", S.kUnbounded: "unbounded",
             S.kUnboundedOrInfeasible: "either", S.kTimeLimit: "time_limit"}.get(code, "other")
@@ -217,7 +251,9 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
         bound = info.objective_function_value if has_feasible and code == S.kOptimal else None
     else:
         bound = info.mip_dual_bound
-    return finish(lm, status, raw, "highs", time.perf_counter() - start, message, bound=bound, duals=duals)
+    res = finish(lm, status, raw, "highs", time.perf_counter() - start, message, bound=bound, duals=duals)
+    res.solve_seconds = round(ran[0], 6)
+    return res
 
 
 # --- HiGHS via Pyomo --------------------------------------------------------------------
@@ -250,7 +286,8 @@ def solve_highs_pyomo(lm: LinearModel, opts: Options) -> SolveResult:
         res = run_once(presolve="off")
         tc = res.termination_condition
     has_solution = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-    message = f"HiGHS: {tc.name}"
+    hm = getattr(solver, "_solver_model", None)  # the highspy.Highs inside Pyomo's interface
+    message = f"HiGHS: {hm.modelStatusToString(hm.getModelStatus())}" if hm is not None else f"HiGHS: {tc.name}"
 
     kind = {TC.convergenceCriteriaSatisfied: "optimal", TC.provenInfeasible: "infeasible",
             TC.locallyInfeasible: "infeasible", TC.unbounded: "unbounded", TC.infeasibleOrUnbounded: "either",
@@ -360,7 +397,7 @@ def _solve_mpsolver(lm: LinearModel, opts: Options, engine: str, zero_objective:
     solver = pywraplp.Solver.CreateSolver(engine.upper())
     if solver is None:
         return error(name, f"OR-Tools has no {engine.upper()} solver in this build")
-    solver.SuppressOutput()
+    solver.EnableOutput() if opts.log else solver.SuppressOutput()
     inf = solver.infinity()
     xs = []
     for c in lm.columns:
@@ -388,7 +425,8 @@ def _solve_mpsolver(lm: LinearModel, opts: Options, engine: str, zero_objective:
     params = pywraplp.MPSolverParameters()
     if opts.mip_gap is not None and lm.is_mip:
         params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, float(opts.mip_gap))
-    code = solver.Solve(params)
+    with stdout_to_stderr(opts.log):
+        code = solver.Solve(params)
     seconds = time.perf_counter() - start
     S = pywraplp.Solver
     names = {S.OPTIMAL: "OPTIMAL", S.FEASIBLE: "FEASIBLE", S.INFEASIBLE: "INFEASIBLE", S.UNBOUNDED: "UNBOUNDED",
@@ -450,6 +488,9 @@ def _solve_cpsat(lm: LinearModel, opts: Options) -> SolveResult:
     p.relative_gap_limit = float(opts.mip_gap) if opts.mip_gap is not None else 0.0
     if opts.threads:
         p.num_workers = int(opts.threads)
+    if opts.log:
+        p.log_search_progress, p.log_to_stdout = True, False
+        solver.log_callback = lambda line: print(line, file=sys.stderr)
     code = solver.Solve(model)
     seconds = time.perf_counter() - start
     message = f"OR-Tools CP-SAT: {solver.StatusName(code)}"

@@ -27,12 +27,15 @@ class SolveResult:
     values: dict[str, float] = field(default_factory=dict)  # column label -> value (cleaned: see solve.verify)
     raw_values: dict[str, float] = field(default_factory=dict)  # column label -> value as the solver returned it
     solver: str = ""  # highs | highs-pyomo | ortools-scip | ortools-glop | ortools-pdlp | ortools-cpsat
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole solve: build_seconds + solve_seconds (+ iis_seconds)
     gap: float | None = None  # relative MIP gap; None for LPs
     message: str = ""
     duals: dict[str, float] = field(default_factory=dict)  # row label -> d objective / d rhs (LP only)
     slacks: dict[str, float] = field(default_factory=dict)  # row label -> slack, >= 0 when satisfied (LP only)
     iis: list[IISMember] | None = None
+    build_seconds: float | None = None  # building the model (templates, grounding, the solver's model, imports)
+    solve_seconds: float | None = None  # inside the solver's own run
+    iis_seconds: float | None = None  # the search for the conflicting constraints of an infeasible model
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

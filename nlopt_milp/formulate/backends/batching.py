@@ -19,6 +19,7 @@ class BatchingBackend(Backend):
         self.window = window  # seconds to wait for more requests after the first
         self.max_batch = max_batch
         self.batches: list[int] = []  # sizes of the batches sent, for logs and tests
+        self.retried: list[int] = []  # sizes of failed batches that were asked again one by one
         self._pending: list[tuple[ChatRequest, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
 
@@ -64,17 +65,36 @@ class BatchingBackend(Backend):
         self.batches.append(len(batch))
         try:
             results = await asyncio.to_thread(self.inner.complete_batch, [r for r, _ in batch])
-        except Exception as e:  # every waiter learns of the failure
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
+        except Exception as e:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=e)
+                return
+            # One bad request (too long, a schema the engine cannot compile) fails a whole engine call:
+            # ask again one by one, so that only the bad one fails.
+            self.retried.append(len(batch))
+            for req, fut in batch:
+                self.batches.append(1)
+                try:
+                    (res,) = await asyncio.to_thread(self.inner.complete_batch, [req])
+                except Exception as single:
+                    _settle(fut, error=single)
+                else:
+                    _settle(fut, result=res)
             return
         for (_, fut), res in zip(batch, results):
-            if not fut.done():
-                fut.set_result(res)
+            _settle(fut, result=res)
 
     def describe(self) -> dict:
         return {**self.inner.describe(), "batching": True}
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _settle(fut: asyncio.Future, result=None, error: Exception | None = None) -> None:
+    if fut.done():  # the waiter gave up (cancelled)
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)
