@@ -150,14 +150,17 @@ def run_cmd(
         render.out().print(render_terminal({str(out): summary}))
 
 
-@eval_app.command("report")
+@eval_app.command("report", epilog="Exit codes: 0 reported; 2 a log is missing.")
 def report_cmd(
-    logs: list[Path] = typer.Argument(..., help="One or more eval logs (JSONL)."),
+    logs: list[Path] = typer.Argument(..., help="One or more eval logs (JSONL); with two or more, the first is "
+                                                "compared with each other one on the problems both contain."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
-    json_output: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
+    json_output: bool = typer.Option(False, "--json", help="Print the figures as JSON: per log and benchmark n, sa, "
+                                                           "sa_ci, sa_5pct, er; with two logs `paired`."),
 ) -> None:
-    """Summarize logs side by side: accuracy per benchmark vs published figures, failures, templates."""
-    from ..eval.report import load_logs, render_terminal, write_html
+    """Accuracy per benchmark with n and 95 % intervals under both conventions, next to the published figures;
+    paired comparison of logs on their common problems; failures; templates."""
+    from ..eval.report import load_logs, render_html, render_terminal, report_json
 
     missing = [str(p) for p in logs if not p.is_file()]
     if missing:
@@ -165,12 +168,13 @@ def report_cmd(
         raise typer.Exit(EXIT_INVALID)
     data = load_logs([str(p) for p in logs])
     if json_output:
-        render.write_json({d.label: d.summary.to_json() for d in data})
+        render.write_json(report_json(data))
     else:
-        render.out().print(render_terminal({d.label: d.summary for d in data}))
+        render.out().print(render_terminal(data))
     if html:
-        write_html([str(p) for p in logs], html)
-        render.err().print(f"wrote {html}")
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html(data), encoding="utf-8")
+        render.err().print(f"wrote {render.escape(str(html))}")
 
 
 @eval_app.command("gold", epilog="Exit codes: 0 scored; 2 bad input.")

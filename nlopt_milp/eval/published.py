@@ -51,6 +51,15 @@ LLMOPT_SOURCE = (
 )
 LLMOPT_URL = "https://github.com/caigaojiang/LLMOPT"
 
+ORLM_TOLERANCE = "5 % relative after rounding to integers"
+OPTMATH_TOLERANCE = "optimal value within 1e-6"
+LLMOPT_TOLERANCE = "not stated in the table read"
+# n: the problems the authors evaluated, where their table or benchmark description gives it.
+ORLM_N = {"nl4opt": 245, "mamo-easy": 652, "mamo-complex": 211, "industryor": 100}
+# OptMATH's percentages fit 193 OptMATH-Bench problems (the problem-type shares of its project page,
+# e.g. IP 11.92 % = 23/193); the released OptMATH_Bench.json holds 166.
+OPTMATH_N = {"nl4opt": 245, "mamo-easy": 652, "mamo-complex": 211, "optmath-bench": 193}
+
 CARDINAL = "CardinalOperations / OptMATH copy (../shared/benchmarks/optmath)"
 LLMOPT_SETS = "LLMOPT re-labelled test set (../shared/benchmarks/llmopt)"
 
@@ -68,9 +77,17 @@ class PublishedResult:
     metric: str = "accuracy (pass@1)"
     execution_rate: float | None = None
     note: str = ""
+    n: int | None = None  # problems in the copy the authors evaluated (None: not stated)
+    tolerance: str = ""  # how a prediction was judged correct
+
+    @property
+    def dataset_short(self) -> str:
+        """The benchmark copy without the local path."""
+        return self.dataset.split(" (")[0]
 
 
-def _rows(model: str, source: str, url: str, dataset: str, metric: str, values: dict, note: str = "", er: dict | None = None):
+def _rows(model: str, source: str, url: str, dataset: str, metric: str, values: dict, note: str = "", er: dict | None = None,
+          n: dict | None = None, tolerance: str = ""):
     return tuple(
         PublishedResult(
             model=model,
@@ -82,6 +99,8 @@ def _rows(model: str, source: str, url: str, dataset: str, metric: str, values: 
             metric=metric,
             execution_rate=(er[bench] / 100.0) if er and bench in er else None,
             note=note,
+            n=(n or {}).get(bench),
+            tolerance=tolerance,
         )
         for bench, value in values.items()
     )
@@ -95,6 +114,8 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         CARDINAL,
         "execution accuracy, pass@1 (5 % relative, integers)",
         {"nl4opt": 85.7, "mamo-easy": 82.3, "mamo-complex": 37.4, "industryor": 38.0},
+        n=ORLM_N,
+        tolerance=ORLM_TOLERANCE,
     ),
     PublishedResult(
         model="ORLM-LLaMA-3-8B",
@@ -105,6 +126,8 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         dataset=CARDINAL,
         metric="accuracy (pass@1), run by the OptMATH authors",
         note="OptMATH Table 1; the other ORLM cells there are copied from the ORLM paper",
+        n=OPTMATH_N["optmath-bench"],
+        tolerance=OPTMATH_TOLERANCE,
     ),
     *_rows(
         "OptMATH-Qwen2.5-7B",
@@ -113,6 +136,8 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         CARDINAL,
         "accuracy (pass@1)",
         {"nl4opt": 94.7, "mamo-easy": 86.5, "mamo-complex": 51.2, "optmath-bench": 24.4},
+        n=OPTMATH_N,
+        tolerance=OPTMATH_TOLERANCE,
     ),
     *_rows(
         "OptMATH-Qwen2.5-32B",
@@ -121,6 +146,8 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         CARDINAL,
         "accuracy (pass@1)",
         {"nl4opt": 95.9, "mamo-easy": 89.9, "mamo-complex": 54.1, "optmath-bench": 34.7},
+        n=OPTMATH_N,
+        tolerance=OPTMATH_TOLERANCE,
     ),
     *_rows(
         "LLMOPT-Qwen2.5-14B",
@@ -150,6 +177,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
             "optibench": 82.31,
             "optmath-bench": 75.30,
         },
+        tolerance=LLMOPT_TOLERANCE,
         note="AST with self-correction: 1.38 / 1.13 / 2.13 / 1.50 / 3.46 / 2.14 / 1.47 / 1.54 / 4.06 (same order)",
     ),
     *_rows(
@@ -180,6 +208,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
             "optibench": 73.22,
             "optmath-bench": 31.93,
         },
+        tolerance=LLMOPT_TOLERANCE,
     ),
 )
 
