@@ -61,7 +61,8 @@ th{background:#f5f5f5}th.l,td.l{text-align:left}th.lg{overflow-wrap:anywhere;min
 svg.chart{display:block;max-width:100%;height:auto;margin:8px 0}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:6px;font-size:12px;max-width:100%}
 details.problem{border:1px solid #ddd;border-radius:4px;margin:6px 0;padding:4px 8px}
-details.problem>summary{cursor:pointer;overflow-wrap:anywhere}
+details.problem>summary{cursor:pointer;overflow-wrap:anywhere;font-size:13px}
+td.nm{min-width:9em}
 .filters{display:flex;flex-wrap:wrap;gap:8px;align-items:center;font-size:13px}
 .filters input{width:260px;max-width:100%}
 .tag{display:inline-block;border:1px solid #ccc;border-radius:3px;padding:0 4px;margin:0 2px;font-size:11px}
@@ -282,7 +283,7 @@ def formulation_html(data: Any) -> str:
         return (f'<p class="bad">The formulation does not validate: {_e(str(e), 1500)}</p>'
                 f"<pre>{_e(json.dumps(data, indent=1, ensure_ascii=False))}</pre>")
     variables = "".join(
-        f'<tr><td class="l"><code>{_e(v.name)}</code>{"[" + _e(", ".join(v.index)) + "]" if v.index else ""}</td>'
+        f'<tr><td class="l nm"><code>{_e(v.name)}</code>{"[" + _e(", ".join(v.index)) + "]" if v.index else ""}</td>'
         f'<td class="l">{_e(v.domain)}</td><td class="l">{_e(v.lower)} … {_e(v.upper if v.upper is not None else "∞")}</td>'
         f'<td class="l">{_e(v.description)}</td></tr>'
         for v in f.variables
@@ -294,7 +295,7 @@ def formulation_html(data: Any) -> str:
         except Exception as e:  # a slot the renderer cannot read: show why, keep the rest
             meaning = f"(cannot render: {type(e).__name__})"
         title = CATALOG[c.template].title if c.template in CATALOG else c.template
-        constraints.append(f'<tr><td class="l"><code>{_e(c.name)}</code></td><td class="l">{_e(title)}</td>'
+        constraints.append(f'<tr><td class="l nm"><code>{_e(c.name)}</code></td><td class="l">{_e(title)}</td>'
                            f'<td class="l">{_e(meaning)}</td><td class="l note">{_e(c.source)}</td></tr>')
     try:
         from nlopt_milp.solve.export import to_latex
