@@ -293,3 +293,40 @@ def test_html_report_fits_the_page_in_chromium(overlapping, tmp_path, width):
     logs.append(_write(tmp_path / "c.jsonl", {"model": "model-with-a-rather-long-name-" + "y" * 40}, [rec]))
     result = overflowing(render_html(load_logs(logs)), tmp_path, width)
     assert result["count"] == 0, result
+
+
+# --- charts, limits, published rows -------------------------------------------------------------
+
+
+def test_zero_values_get_a_visible_mark():
+    from nlopt_milp.eval import charts
+
+    svg = charts.grouped_hbars(["linear", "ratio"], [("a", {"linear": 0.0, "ratio": 0.5}), ("b", {"linear": 0.25})],
+                               "t", "x")
+    assert svg.count('id="zero-') == 1 and svg.startswith("<svg") and 'class="chart"' in svg
+    assert ' width="' not in svg.split(">", 1)[0]  # scales with the page instead of a fixed size
+    forest = charts.forest([{"label": "a", "group": "nl4opt", "value": 0.0, "ci": (0.0, 0.3), "kind": "strict"},
+                            {"label": "p", "group": "nl4opt", "value": 0.9, "ci": None, "kind": "published"}], "t")
+    assert forest.count('id="zero-') == 1
+
+
+def test_problem_details_are_bounded(overlapping):
+    logs = load_logs(list(overlapping))
+    text = render_html(logs, max_problems=2)
+    assert text.count('<details class="problem"') == 2
+    assert "10 more problems not shown (limit 2, raise it with --max-problems)" in text
+    # failures come first: both shown problems have a failed verdict in some log
+    shown = re.findall(r'<details class="problem"[^>]*>.*?</summary>', text, flags=re.S)
+    assert all("✗" in s for s in shown)
+
+
+def test_published_rows_carry_n_convention_and_copy():
+    for r in PUBLISHED:
+        assert r.tolerance and r.dataset and r.source and r.url.startswith("https://")
+        assert r.n is None or r.n > 0
+    by = {(r.model, r.benchmark): r for r in PUBLISHED}
+    assert by[("OptMATH-Qwen2.5-32B", "optmath-bench")].n == 193
+    sirl = by[("SIRL-Qwen2.5-32B-Gurobi", "optmath-bench")]
+    assert sirl.accuracy == pytest.approx(0.458) and sirl.n == 166 and "1e-6" in sirl.tolerance
+    assert by[("SIRL-Qwen2.5-7B-Gurobi", "nl4opt")].n is None  # not stated in the source: no interval
+    assert by[("ORLM-LLaMA-3-8B", "nl4opt")].n == 245 and "5 %" in by[("ORLM-LLaMA-3-8B", "nl4opt")].tolerance

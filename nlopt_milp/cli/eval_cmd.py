@@ -157,6 +157,7 @@ def report_cmd(
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
     json_output: bool = typer.Option(False, "--json", help="Print the figures as JSON: per log and benchmark n, sa, "
                                                            "sa_ci, sa_5pct, er; with two logs `paired`."),
+    max_problems: int = typer.Option(2000, min=0, help="Problem details in the HTML (failures first)."),
 ) -> None:
     """Accuracy per benchmark with n and 95 % intervals under both conventions, next to the published figures;
     paired comparison of logs on their common problems; failures; templates."""
@@ -173,7 +174,7 @@ def report_cmd(
         render.out().print(render_terminal(data))
     if html:
         html.parent.mkdir(parents=True, exist_ok=True)
-        html.write_text(render_html(data), encoding="utf-8")
+        html.write_text(render_html(data, max_problems=max_problems), encoding="utf-8")
         render.err().print(f"wrote {render.escape(str(html))}")
 
 

@@ -98,7 +98,7 @@ def forest(rows: Sequence[dict], title: str) -> str:
         if r["ci"] is not None:
             ax.plot(r["ci"], [y, y], color=st["color"], lw=1.6, ls="-" if r["kind"] != "published" else ":")
         ax.plot([r["value"]], [y], ls="none", marker=st["marker"], ms=6, color=st["color"],
-                mfc=st["mfc"], mew=1.4, label=label, zorder=3)
+                mfc=st["mfc"], mew=1.4, label=label, zorder=3, gid=f"zero-{i}" if r["value"] == 0 else None)
         right = r["ci"][1] if r["ci"] is not None else r["value"]
         ax.annotate(f"{100 * r['value']:.1f}%", (min(right, 1.0), y), xytext=(5, 0), textcoords="offset points",
                     va="center", fontsize=8)
@@ -164,8 +164,8 @@ def grouped_hbars(items: Sequence[str], series: Sequence[tuple[str, Mapping[str,
                 xs.append(values[item])
         ax.barh(ys, xs, height=bar * 0.9, color=colour, hatch=hatch, edgecolor="black", lw=0.4, label=_plain(label))
         for y, x in zip(ys, xs):
-            if x == 0:
-                ax.plot([0], [y], marker="|", ms=9, mew=2, color=colour if colour != "#bdbdbd" else "black")
+            if x == 0:  # a zero-length bar is invisible: mark it
+                ax.plot([0], [y], marker="|", ms=9, mew=2, color="black", gid=f"zero-{si}-{round(y, 3)}")
             ax.annotate(f"{100 * x:.0f}%", (x, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
     ax.set_yticks(range(len(items)), [_plain(i) for i in items])
     ax.invert_yaxis()

@@ -616,11 +616,12 @@ def metric_rows(summaries: Sequence[Summary]) -> list[tuple[str, Any]]:
 # --- HTML ---------------------------------------------------------------------------------------
 
 
-def render_html(logs: Sequence[LogData], published: Sequence[PublishedResult] = PUBLISHED, title: str = "nlopt eval report") -> str:
+def render_html(logs: Sequence[LogData], published: Sequence[PublishedResult] = PUBLISHED,
+                title: str = "nlopt eval report", max_problems: int | None = None) -> str:
     """The report as one HTML string (no external assets; see :mod:`.report_html`)."""
-    from nlopt_milp.eval.report_html import render
+    from nlopt_milp.eval.report_html import MAX_PROBLEMS, render
 
-    return render(logs, published, title)
+    return render(logs, published, title, MAX_PROBLEMS if max_problems is None else max_problems)
 
 
 def write_html(

@@ -34,7 +34,7 @@ from nlopt_milp.eval.report import (
 )
 from nlopt_milp.eval.scoring import TAXONOMY
 
-MAX_PROBLEMS = 2000  # problem details in one page; the rest are counted, not shown
+MAX_PROBLEMS = 2000  # default number of problem details in one page; the rest are counted, not shown
 MAX_TEXT = 6000  # characters of one question / model output / error shown
 
 
@@ -358,7 +358,7 @@ def _trace_html(record: Mapping[str, Any], sample: Mapping[str, Any]) -> str:
     return f"<details><summary>repair trace</summary><pre>{_e(chr(10).join(lines), 20000)}</pre></details>"
 
 
-def _problems_section(logs: Sequence[LogData]) -> str:
+def _problems_section(logs: Sequence[LogData], limit: int = MAX_PROBLEMS) -> str:
     order: list[str] = []
     seen: set[str] = set()
     for lg in logs:
@@ -371,7 +371,7 @@ def _problems_section(logs: Sequence[LogData]) -> str:
         flags = [lg.outcomes[key].correct for lg in logs if key in lg.outcomes]
         return 0 if (not all(flags)) else 1
     order.sort(key=rank)
-    shown = order[:MAX_PROBLEMS]
+    shown = order[:limit]
     classes = sorted({lg.outcomes[k].cls for lg in logs for k in shown if k in lg.outcomes}, key=TAXONOMY.index)
     templates = sorted({t for lg in logs for k in shown if k in lg.outcomes for t in lg.outcomes[k].templates})
     benches = benchmarks_of(lg.summary for lg in logs)
@@ -398,8 +398,8 @@ def _problems_section(logs: Sequence[LogData]) -> str:
             f'{verdicts} — {_e(rec.get("question"), 140)}</summary>{"".join(body)}</details>'
         )
     options = lambda values: '<option value="">all</option>' + "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in values)  # noqa: E731
-    more = (f'<p class="note">{len(order) - MAX_PROBLEMS} more problems not shown (limit {MAX_PROBLEMS}); '
-            "failures are listed first.</p>") if len(order) > MAX_PROBLEMS else ""
+    more = (f'<p class="note">{len(order) - limit} more problems not shown (limit {limit}, raise it with '
+            "--max-problems); failures are listed first.</p>") if len(order) > limit else ""
     return (
         "<h2>Problems</h2>"
         '<div class="filters"><label>search <input id="f-text" type="search" placeholder="text, id, error …"></label>'
@@ -413,7 +413,8 @@ def _problems_section(logs: Sequence[LogData]) -> str:
     )
 
 
-def render(logs: Sequence[LogData], published: Sequence[PublishedResult], title: str) -> str:
+def render(logs: Sequence[LogData], published: Sequence[PublishedResult], title: str,
+           max_problems: int = MAX_PROBLEMS) -> str:
     body = [
         f"<h1>{_e(title)}</h1>",
         _provenance_section(logs),
@@ -422,7 +423,7 @@ def render(logs: Sequence[LogData], published: Sequence[PublishedResult], title:
         _metrics_section(logs),
         _taxonomy_section(logs),
         _templates_section(logs),
-        _problems_section(logs),
+        _problems_section(logs, max_problems),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
