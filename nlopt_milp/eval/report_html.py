@@ -144,10 +144,15 @@ def _accuracy_section(logs: Sequence[LogData], published: Sequence[PublishedResu
     chart = charts.forest(chart_rows, "Accuracy per benchmark with 95 % intervals") if chart_rows else ""
     head = ('<tr><th class="l">benchmark</th><th class="l">who</th><th class="l">convention</th><th>n</th>'
             '<th>accuracy</th><th>95% CI (Wilson)</th><th class="l">problem set</th></tr>')
-    sources = sorted({(r.model, r.metric, r.source, r.dataset, r.note) for r in pub})
+    by_source: dict[tuple, list[str]] = {}  # one note per source, naming its models
+    for r in pub:
+        models = by_source.setdefault((r.metric, r.source, r.dataset, r.note), [])
+        if r.model not in models:
+            models.append(r.model)
     notes = "".join(
-        f"<li><b>{_e(m)}</b>: {_e(metric)}. {_e(src)}. Benchmark copy: {_e(ds)}.{(' ' + _e(note)) if note else ''}</li>"
-        for m, metric, src, ds, note in sources
+        f"<li><b>{_e(', '.join(models))}</b>: {_e(metric)}. {_e(src)}. Benchmark copy: {_e(ds)}."
+        f"{(' ' + _e(note)) if note else ''}</li>"
+        for (metric, src, ds, note), models in by_source.items()
     )
     return (
         "<h2>Accuracy per benchmark</h2>" + chart + "<table>" + head + "".join(table_rows) + "</table>"
