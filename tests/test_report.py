@@ -330,3 +330,26 @@ def test_published_rows_carry_n_convention_and_copy():
     assert sirl.accuracy == pytest.approx(0.458) and sirl.n == 166 and "1e-6" in sirl.tolerance
     assert by[("SIRL-Qwen2.5-7B-Gurobi", "nl4opt")].n is None  # not stated in the source: no interval
     assert by[("ORLM-LLaMA-3-8B", "nl4opt")].n == 245 and "5 %" in by[("ORLM-LLaMA-3-8B", "nl4opt")].tolerance
+
+
+def test_traces_directory_adds_every_request_to_the_detail(overlapping, tmp_path):
+    from nlopt_milp.eval.report import trace_file
+
+    log_a, _ = overlapping
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    pid = stable_id("nl4opt", QUESTIONS[1])
+    event = {"sample": 0, "stage": "repair", "round": 1, "messages": [], "responses": ["{\"variables\": <b>"],
+             "errors": ["constraints[0]: unknown name 'y'\x1b[2J"]}
+    trace_file(traces, pid).write_text(json.dumps({"problem_id": pid, "events": [event]}), encoding="utf-8")
+    html = tmp_path / "r.html"
+    proc = subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", "eval", "report", str(log_a), "--traces", str(traces),
+                           "--html", str(html)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = html.read_text(encoding="utf-8")
+    assert "sample 0 · repair round 1 · problems fed back: constraints[0]: unknown name &#x27;y&#x27;" in text
+    assert "reply: {&quot;variables&quot;: &lt;b&gt;" in text and "\x1b" not in text
+
+    proc = subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", "eval", "report", str(log_a), "--traces",
+                           str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "nowhere" in proc.stderr and "not a directory" in proc.stderr

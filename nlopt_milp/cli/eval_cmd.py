@@ -158,6 +158,8 @@ def report_cmd(
     json_output: bool = typer.Option(False, "--json", help="Print the figures as JSON: per log and benchmark n, sa, "
                                                            "sa_ci, sa_5pct, er; with two logs `paired`."),
     max_problems: int = typer.Option(2000, min=0, help="Problem details in the HTML (failures first)."),
+    traces: list[Path] = typer.Option([], "--traces", help="The `eval run --trace` directory of each log, in the "
+                                                            "order of the logs: every request in the HTML detail."),
 ) -> None:
     """Accuracy per benchmark with n and 95 % intervals under both conventions, next to the published figures;
     paired comparison of logs on their common problems; failures; templates."""
@@ -167,7 +169,13 @@ def report_cmd(
     if missing:
         render.print_input_error(missing[0], "no such log file")
         raise typer.Exit(EXIT_INVALID)
-    data = load_logs([str(p) for p in logs])
+    problems = [(str(d), "not a directory") for d in traces if not d.is_dir()]
+    if len(traces) > len(logs):
+        problems.append(("--traces", f"{len(traces)} directories for {len(logs)} log(s)"))
+    if problems:
+        render.print_input_error(*problems[0])
+        raise typer.Exit(EXIT_INVALID)
+    data = load_logs([str(p) for p in logs], traces)
     if json_output:
         render.write_json(report_json(data))
     else:

@@ -190,9 +190,34 @@ class LogData:
     records: list[dict]
     summary: Summary
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # stable id -> outcome, in log order
+    trace_dir: Path | None = None  # `nlopt eval run --trace DIR` of this log, if given
+
+    def trace(self, key: str) -> list[dict] | None:
+        """The trace events of one problem from ``trace_dir`` (None when there is none)."""
+        return read_trace(self.trace_dir, key) if self.trace_dir is not None else None
 
     def ids(self, benchmark: str | None = None) -> set[str]:
         return {k for k, o in self.outcomes.items() if benchmark in (None, "all") or o.benchmark == benchmark}
+
+
+MAX_TRACE_BYTES = 5_000_000  # a trace file larger than this is not read into the report
+
+
+def trace_file(trace_dir: Path, problem_id: str) -> Path:
+    """Where ``nlopt eval run --trace DIR`` puts a problem's trace: its stable id as a safe file name."""
+    return Path(trace_dir) / (re.sub(r"[^A-Za-z0-9._-]", "_", problem_id).lstrip(".") + ".json")
+
+
+def read_trace(trace_dir: Path, problem_id: str) -> list[dict] | None:
+    path = trace_file(trace_dir, problem_id)
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_TRACE_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return None
+    events = data.get("events") if isinstance(data, dict) else None
+    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else None
 
 
 def _label_for(path: str, header: dict | None) -> str:
@@ -208,8 +233,10 @@ def _label_for(path: str, header: dict | None) -> str:
     return clean(Path(path).stem, 80)
 
 
-def load_logs(logs: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike]) -> list[LogData]:
-    """Read and summarise logs given as paths (labels from the headers) or as ``{label: path}``."""
+def load_logs(logs: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike],
+              trace_dirs: Sequence[str | os.PathLike] = ()) -> list[LogData]:
+    """Read and summarise logs given as paths (labels from the headers) or as ``{label: path}``;
+    ``trace_dirs[i]`` is the ``--trace`` directory of the i-th log."""
     items = list(logs.items()) if isinstance(logs, Mapping) else [(None, p) for p in logs]
     out: list[LogData] = []
     used: set[str] = set()
@@ -221,7 +248,8 @@ def load_logs(logs: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike
             name, i = f"{base} #{i}", i + 1
         used.add(name)
         outcomes = {key: outcome(r) for key, r in zip(record_ids(records), records)}
-        out.append(LogData(name, str(path), header, records, summarize(records), outcomes))
+        trace_dir = Path(trace_dirs[len(out)]) if len(out) < len(trace_dirs) else None
+        out.append(LogData(name, str(path), header, records, summarize(records), outcomes, trace_dir))
     return out
 
 

@@ -318,7 +318,7 @@ def formulation_html(data: Any) -> str:
     )
 
 
-def _sample_html(o: Outcome) -> str:
+def _sample_html(o: Outcome, events: list[dict] | None) -> str:
     s = o.sample or {}
     samples = o.record.get("samples") or []
     rows = [
@@ -329,38 +329,44 @@ def _sample_html(o: Outcome) -> str:
         ("repair rounds", s.get("repairs")),
         ("error kind", s.get("error_kind")),
         ("error", s.get("error") or o.record.get("error")),
-        ("audit findings", "; ".join(str(x) for x in s.get("findings") or s.get("audit") or []) or None),
+        ("audit findings", "; ".join(str(x) for x in s.get("findings") or []) or None),
         ("samples", f"{len(samples)} (chosen #{o.record.get('chosen')})" if len(samples) > 1 else None),
         ("tokens", s.get("tokens")),
     ]
     table = "".join(f'<tr><td class="l">{_e(k)}</td><td class="l">{_e(v)}</td></tr>' for k, v in rows if v not in (None, ""))
-    trace = _trace_html(o.record, s)
     raw = s.get("raw")
     return (
         f"<table>{table}</table>"
         + formulation_html(s.get("formulation"))
         + (f"<details><summary>model output (no formulation)</summary><pre>{_e(raw)}</pre></details>" if raw else "")
-        + trace
+        + _trace_html(o.record, events)
     )
 
 
-def _trace_html(record: Mapping[str, Any], sample: Mapping[str, Any]) -> str:
-    """The repair trace: per sample, its rounds, and the events when the log holds them."""
-    samples = record.get("samples") or []
+MAX_TRACE_EVENTS = 200
+
+
+def _trace_html(record: Mapping[str, Any], events: list[dict] | None) -> str:
+    """The repair trace: each sample's rounds and verdict from the log; with the run's ``--trace``
+    directory, every request of the problem (stage, round, the problems fed back, the reply)."""
     lines = []
-    for k, s in enumerate(samples):
+    for k, s in enumerate(record.get("samples") or []):
         if not isinstance(s, Mapping):
             continue
         lines.append(f"sample {k}: {s.get('repairs') or 0} repair round(s) → {s.get('status') or 'no verdict'}"
                      + (f", objective {s.get('objective')}" if s.get("objective") is not None else "")
-                     + (f"; {s.get('error_kind')}: {clean(s.get('error'), 500)}" if s.get("error_kind") or s.get("error") else ""))
-    events = record.get("trace") or sample.get("trace")
-    if isinstance(events, list):
-        for ev in events[:200]:
-            lines.append(clean(json.dumps(ev, ensure_ascii=False), 600) if not isinstance(ev, str) else clean(ev, 600))
+                     + (f"; {s.get('error_kind') or 'error'}: {clean(s.get('error'), 500)}" if s.get("error") else ""))
+    for ev in (events or [])[:MAX_TRACE_EVENTS]:
+        errors = "; ".join(str(x) for x in ev.get("errors") or [])
+        reply = " | ".join(str(x) for x in ev.get("responses") or [])
+        lines.append(f"  sample {ev.get('sample')} · {ev.get('stage')} round {ev.get('round')}"
+                     + (f" · problems fed back: {clean(errors, 800)}" if errors else "")
+                     + (f" · reply: {clean(reply, 800)}" if reply else ""))
+    if events and len(events) > MAX_TRACE_EVENTS:
+        lines.append(f"  … {len(events) - MAX_TRACE_EVENTS} more events in the trace file")
     if not lines:
         return ""
-    return f"<details><summary>repair trace</summary><pre>{_e(chr(10).join(lines), 20000)}</pre></details>"
+    return f"<details><summary>repair trace</summary><pre>{_e(chr(10).join(lines), 40000)}</pre></details>"
 
 
 def _problems_section(logs: Sequence[LogData], limit: int = MAX_PROBLEMS) -> str:
@@ -396,7 +402,8 @@ def _problems_section(logs: Sequence[LogData], limit: int = MAX_PROBLEMS) -> str
                 f'<p><b>Ground truth</b>: {_e(rec.get("answer"))} · benchmark {_e(first.benchmark)} · '
                 f'id {_e(rec.get("id"))} · stable id <code>{_e(key)}</code></p>']
         for lg, o in per_log:
-            body.append(f"<h3>{_e(lg.label)}</h3>" + (_sample_html(o) if o is not None else '<p class="nr">not in this log</p>'))
+            body.append(f"<h3>{_e(lg.label)}</h3>"
+                        + (_sample_html(o, lg.trace(key)) if o is not None else '<p class="nr">not in this log</p>'))
         items.append(
             f'<details class="problem" id="{_anchor(key)}" data-classes="{_e(cls_set)}" data-templates="{_e(tmpl_set)}" '
             f'data-bench="{_e(first.benchmark)}"><summary><code>{_e(first.benchmark)}/{_e(rec.get("id"), 60)}</code> '
