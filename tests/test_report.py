@@ -4,7 +4,6 @@ and the HTML in a real browser (headless Chromium, where installed)."""
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 import subprocess
@@ -21,7 +20,6 @@ from nlopt_milp.eval.report import (
     provenance,
     render_html,
     render_terminal,
-    report_json,
     stable_id,
 )
 from nlopt_milp.eval.stats import Z_95, mcnemar_exact, wilson_interval
