@@ -219,6 +219,7 @@ def test_html_and_terminal_strip_control_characters_and_escape(tmp_path):
     evil = "Maximise <script>alert(1)</script> profit \x1b[31mRED\x1b[0m\x07 \u202eevil\u202c & <b>x</b>"
     rec = _record(0, False, position=1, error=evil)
     rec["question"] = evil
+    rec["benchmark"] = "[red]bench\x1b[0m"
     log = _write(tmp_path / "evil.jsonl", {"model": "m\x1b]0;title\x07<i>", "backend": "<vllm>"}, [rec])
     text = render_html(load_logs([log]))
     assert "<script>alert" not in text and "<b>x" not in text and "<i>" not in text
@@ -229,6 +230,7 @@ def test_html_and_terminal_strip_control_characters_and_escape(tmp_path):
     console.print(render_terminal(load_logs([log])))
     out = console.export_text()
     assert "\x1b" not in out and "\x07" not in out and "m]0;title<i>" in out
+    assert "[red]bench[0m" in out  # a benchmark name is text, not rich markup
 
 
 def test_invalid_formulation_shows_json_and_reason(tmp_path):

@@ -58,7 +58,7 @@ def _svg(fig, title: str) -> str:
     text = text[text.index("<svg"):]
     # width/height in pt -> a viewBox-scaled element that never overflows its container
     text = re.sub(r'<svg([^>]*?)\swidth="[^"]*"\sheight="[^"]*"', r'<svg\1 class="chart"', text, count=1)
-    return text.replace("<svg", f'<svg role="img" aria-label="{_attr(title)}"', 1)
+    return text.replace("<svg", f'<svg role="img" aria-label="{_attr(_plain(title))}"', 1)
 
 
 def _attr(text: str) -> str:
@@ -66,8 +66,10 @@ def _attr(text: str) -> str:
 
 
 def _plain(text: str) -> str:
-    """Labels are drawn as text, not parsed: mathtext ($...$) is turned off by escaping it."""
-    return text.replace("$", r"\$")
+    """Labels are drawn as text, not parsed: control characters removed, mathtext ($...$) escaped."""
+    from nlopt_milp.eval.report import clean
+
+    return clean(text, 120).replace("$", r"\$")
 
 
 def forest(rows: Sequence[dict], title: str) -> str:

@@ -564,12 +564,12 @@ def render_terminal(logs: Mapping[str, Summary] | Sequence[LogData], published: 
         first = True
         for lg in data:
             for fig in our_figures(lg, bench):
-                acc.add_row(bench if first else "", Text(lg.label), fig.convention, str(fig.n), _pct(fig.accuracy),
+                acc.add_row(Text(clean(bench, 60)) if first else "", Text(lg.label), fig.convention, str(fig.n), _pct(fig.accuracy),
                             ci_text(fig.ci), "these logs")
                 first = False
         for r in (p for p in pub if p.benchmark == bench):
             fig = published_figure(r)
-            acc.add_row(bench if first else "", Text(f"◇ {r.model}"), r.tolerance,
+            acc.add_row(Text(clean(bench, 60)) if first else "", Text(f"◇ {r.model}"), r.tolerance,
                         str(r.n) if r.n else "?", _pct(r.accuracy), ci_text(fig.ci), r.dataset_short, style="dim")
             first = False
         acc.add_section()
@@ -584,7 +584,7 @@ def render_terminal(logs: Mapping[str, Summary] | Sequence[LogData], published: 
         for other in data[1:]:
             for bench in comparison_benchmarks(data[0], other):
                 p = compare(data[0], other, bench)
-                cmp_.add_row(bench, Text(f"{data[0].label} vs {other.label}"), str(p.n_common), str(p.only_first),
+                cmp_.add_row(Text(clean(bench, 60)), Text(f"{data[0].label} vs {other.label}"), str(p.n_common), str(p.only_first),
                              str(p.only_second), _pct(p.sa_first), _pct(p.sa_second), str(p.first_correct_only),
                              str(p.second_correct_only), p_text(p.p_value), verdict_text(p))
         parts.append(cmp_)
