@@ -36,6 +36,7 @@ from nlopt_milp.eval.scoring import TAXONOMY
 
 MAX_PROBLEMS = 2000  # default number of problem details in one page; the rest are counted, not shown
 MAX_TEXT = 6000  # characters of one question / model output / error shown
+MAX_ROWS = 200  # variables / constraints listed per formulation
 
 
 def _e(value: Any, limit: int | None = MAX_TEXT) -> str:
@@ -291,10 +292,12 @@ def formulation_html(data: Any) -> str:
         f'<tr><td class="l nm"><code>{_e(v.name)}</code>{"[" + _e(", ".join(v.index)) + "]" if v.index else ""}</td>'
         f'<td class="l">{_e(v.domain)}</td><td class="l">{_e(v.lower)} … {_e(v.upper if v.upper is not None else "∞")}</td>'
         f'<td class="l">{_e(v.description)}</td></tr>'
-        for v in f.variables
+        for v in f.variables[:MAX_ROWS]
     )
+    if len(f.variables) > MAX_ROWS:
+        variables += f'<tr><td class="l" colspan="4">… {len(f.variables) - MAX_ROWS} more variables</td></tr>'
     constraints = []
-    for c in f.constraints:
+    for c in f.constraints[:MAX_ROWS]:
         try:
             meaning = render(c)
         except Exception as e:  # a slot the renderer cannot read: show why, keep the rest
@@ -302,6 +305,8 @@ def formulation_html(data: Any) -> str:
         title = CATALOG[c.template].title if c.template in CATALOG else c.template
         constraints.append(f'<tr><td class="l nm"><code>{_e(c.name)}</code></td><td class="l">{_e(title)}</td>'
                            f'<td class="l">{_e(meaning)}</td><td class="l note">{_e(c.source)}</td></tr>')
+    if len(f.constraints) > MAX_ROWS:
+        constraints.append(f'<tr><td class="l" colspan="4">… {len(f.constraints) - MAX_ROWS} more constraints</td></tr>')
     try:
         from nlopt_milp.solve.export import to_latex
 
