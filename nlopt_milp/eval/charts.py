@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 # (label, hatch) per taxonomy class: distinct hatching and luminance for grey-scale prints
 TAXONOMY_STYLE = {
-    "correct": ("#1a9850", ""),
+    "correct": ("#7fc97f", ""),  # light: stays apart from no_output (dark grey) in grey-scale
     "wrong_objective": ("#d73027", "///"),
     "infeasible": ("#fc8d59", "\\\\\\"),
     "unbounded": ("#fee08b", "xx"),
@@ -131,7 +131,7 @@ def stacked_taxonomy(rows: Sequence[tuple[str, Mapping[str, int]]], classes: Seq
             width = count / total
             ax.barh(i, width, left=left, color=colour, hatch=hatch, edgecolor="white", lw=0.6)
             if width > 0.04:
-                dark = cls in ("correct", "wrong_objective", "time_limit", "nonlinear", "no_output", "validation_error")
+                dark = cls in ("wrong_objective", "time_limit", "nonlinear", "no_output", "validation_error")
                 ax.text(left + width / 2, i, str(count), ha="center", va="center", fontsize=8,
                         color="white" if dark else "black",
                         bbox=dict(boxstyle="round,pad=0.1", fc="none", ec="none"))
