@@ -46,7 +46,7 @@ from dataclasses import dataclass
 ORLM_SOURCE = (
     "ORLM: A Customizable Framework in Training Large Models for Automated Optimization Modeling "
     "(Huang, Tang et al., arXiv 2405.17743), main comparison table — as reproduced in the "
-    "'Performances' table of github.com/Cardinal-Operations/ORLM README"
+    "'Performances' table of github.com/Cardinal-Operations/ORLM README (commit 33bc47d)"
 )
 ORLM_URL = "https://github.com/Cardinal-Operations/ORLM"
 OPTMATH_SOURCE = (
@@ -138,6 +138,23 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         {"nl4opt": 85.7, "mamo-easy": 82.3, "mamo-complex": 37.4, "industryor": 38.0},
         n=ORLM_N,
         tolerance=ORLM_TOLERANCE,
+    ),
+    *(
+        row
+        for model, values in (  # the README's other ORLMs (its unstarred rows: the authors' own runs)
+            ("ORLM-Mistral-7B", (84.4, 81.4, 32.0, 27.0)),
+            ("ORLM-Deepseek-Math-7B-Base", (86.5, 82.2, 37.9, 33.0)),
+        )
+        for row in _rows(
+            model,
+            ORLM_SOURCE,
+            ORLM_URL,
+            CARDINAL,
+            "execution accuracy, pass@1 (5 % relative, integers)",
+            dict(zip(("nl4opt", "mamo-easy", "mamo-complex", "industryor"), values)),
+            n=ORLM_N,
+            tolerance=ORLM_TOLERANCE,
+        )
     ),
     PublishedResult(
         model="ORLM-LLaMA-3-8B",
