@@ -353,3 +353,31 @@ def test_traces_directory_adds_every_request_to_the_detail(overlapping, tmp_path
     proc = subprocess.run([sys.executable, "-m", "nlopt_milp.cli.app", "eval", "report", str(log_a), "--traces",
                            str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "nowhere" in proc.stderr and "not a directory" in proc.stderr
+
+
+@needs_chromium
+def test_problem_filters_work_in_chromium(overlapping, tmp_path):
+    logs = load_logs(list(overlapping))
+    wrong = {k for lg in logs for k, o in lg.outcomes.items() if o.cls == "wrong_objective"}
+    script = """<script>
+window.addEventListener('load', function () {
+  function shown() { return Array.prototype.filter.call(document.querySelectorAll('details.problem'),
+                                                        function (d) { return !d.hidden; }).length; }
+  var all = shown(), c = document.getElementById('f-class'), q = document.getElementById('f-text');
+  c.value = 'wrong_objective'; c.dispatchEvent(new Event('input'));
+  var byClass = shown();
+  c.value = ''; c.dispatchEvent(new Event('input'));
+  q.value = 'product 11.'; q.dispatchEvent(new Event('input'));
+  var bySearch = shown();
+  var out = document.createElement('pre');
+  out.textContent = 'FILTERS:' + JSON.stringify([all, byClass, bySearch]);
+  document.body.appendChild(out);
+});
+</script>"""
+    page = tmp_path / "filters.html"
+    page.write_text(render_html(logs).replace("</body>", script + "</body>"), encoding="utf-8")
+    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    found = re.search(r"FILTERS:(\[.*?\])</pre>", proc.stdout)
+    assert found, (proc.returncode, proc.stderr[-2000:])
+    assert json.loads(found.group(1)) == [12, len(wrong), 1]
