@@ -381,3 +381,13 @@ window.addEventListener('load', function () {
     found = re.search(r"FILTERS:(\[.*?\])</pre>", proc.stdout)
     assert found, (proc.returncode, proc.stderr[-2000:])
     assert json.loads(found.group(1)) == [12, len(wrong), 1]
+
+
+def test_pairs_flag_other_ground_truths(tmp_path):
+    a = [_record(i, True, position=i) for i in range(3)]
+    b = [_record(i, True, position=i) for i in range(3)]
+    b[1]["answer"] = 99.0  # a corrected copy of the benchmark
+    la, lb = load_logs([_write(tmp_path / "a.jsonl", None, a), _write(tmp_path / "b.jsonl", None, b)])
+    p = compare(la, lb)
+    assert p.n_common == 3 and p.answers_differ == 1
+    assert "ground truth differs on 1 common problem(s)" in render_html([la, lb])

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import unicodedata
@@ -422,6 +423,7 @@ class Paired:
     sa_5pct_first: float
     sa_5pct_second: float
     disagree: list[str]  # stable ids where the strict verdicts differ
+    answers_differ: int = 0  # common problems whose ground truth is not the same in both logs (other copies)
 
     @property
     def significant(self) -> bool:
@@ -443,6 +445,7 @@ class Paired:
             "sa_5pct_first": self.sa_5pct_first,
             "sa_5pct_second": self.sa_5pct_second,
             "p_value_5pct": self.p_value_5pct,
+            "answers_differ": self.answers_differ,
             "test": "McNemar exact (two-sided binomial on discordant problems)",
         }
 
@@ -469,7 +472,17 @@ def compare(a: LogData, b: LogData, benchmark: str = "all") -> Paired:
         p_value=mcnemar_exact(f1, s1), p_value_5pct=mcnemar_exact(f5, s5),
         sa_5pct_first=(both5 + f5) / n if n else 0.0, sa_5pct_second=(both5 + s5) / n if n else 0.0,
         disagree=[k for k in common if a.outcomes[k].correct != b.outcomes[k].correct],
+        answers_differ=sum(not _same_answer(a.outcomes[k].record.get("answer"), b.outcomes[k].record.get("answer"))
+                           for k in common),
     )
+
+
+def _same_answer(x: Any, y: Any) -> bool:
+    """Whether two ground truths agree (numbers to 1e-9 relative): a problem text with two answers
+    comes from two copies of a benchmark, and then the two logs were not scored alike."""
+    if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool) and not isinstance(y, bool):
+        return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
+    return x == y
 
 
 def comparison_benchmarks(a: LogData, b: LogData) -> list[str]:
@@ -514,6 +527,12 @@ def p_text(p: float) -> str:
 
 
 def verdict_text(pair: Paired) -> str:
+    return _verdict_core(pair) + (
+        f"; ground truth differs on {pair.answers_differ} common problem(s): other benchmark copies"
+        if pair.answers_differ else "")
+
+
+def _verdict_core(pair: Paired) -> str:
     if pair.n_common == 0:
         return "no problems in common"
     if pair.first_correct_only + pair.second_correct_only == 0:
