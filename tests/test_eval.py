@@ -466,8 +466,13 @@ def test_report_renders_one_and_two_logs(full_run, no_repair_run, tmp_path):
     html_two = tmp_path / "two.html"
     proc = nlopt("eval", "report", str(log_a), str(log_b), "--html", str(html_two), "--json")
     assert proc.returncode == 0, proc.stderr
-    summaries = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    summaries = report["logs"]
     assert set(summaries) == {"model-a (single)", "model-b (single)"}
+    paired = report["paired"]  # the same 8 problems: all common; a right on 3 and 5 where b is not
+    assert (paired["n_common"], paired["only_first"], paired["only_second"]) == (8, 0, 0)
+    assert (paired["first_correct_only"], paired["second_correct_only"]) == (2, 0)
+    assert paired["p_value"] == 0.5
     check_numbers(summaries["model-a (single)"], EXPECTED_1)
     check_numbers(summaries["model-b (single)"], EXPECTED_0)
     text = html_two.read_text(encoding="utf-8")
@@ -522,7 +527,7 @@ def test_gold_formulations_against_the_answers(tmp_path):
     assert {r["id"] for r in records if r["correct"]} == correct
     report = nlopt("eval", "report", str(log), "--json")
     assert report.returncode == 0, report.stderr
-    (only,) = json.loads(report.stdout.strip().splitlines()[-1]).values()
+    (only,) = json.loads(report.stdout.strip().splitlines()[-1])["logs"].values()
     assert only["sa"] == summary["sa"] and only["n"] == summary["n"]
 
 

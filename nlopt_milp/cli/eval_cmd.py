@@ -219,35 +219,51 @@ def run_cmd(
         render.out().print(render_terminal({str(out): summary}))
 
 
-@eval_app.command("report")
+@eval_app.command("report", epilog="Exit codes: 0 reported; 2 a log is missing.")
 def report_cmd(
-    logs: list[Path] = typer.Argument(..., help="One or more eval logs (JSONL)."),
+    logs: list[Path] = typer.Argument(..., help="One or more eval logs (JSONL); with two or more, the first is "
+                                                "compared with each other one on the problems both contain."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
-    json_output: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
+    json_output: bool = typer.Option(False, "--json", help="Print the figures as JSON: per log and benchmark n, sa, "
+                                                           "sa_ci, sa_5pct, er; with two logs `paired`."),
+    max_problems: int = typer.Option(2000, min=0, help="Problem details in the HTML (failures first)."),
+    traces: list[Path] = typer.Option([], "--traces", help="The `eval run --trace` directory of each log, in the "
+                                                            "order of the logs: every request in the HTML detail."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --html file."),
 ) -> None:
-    """Summarize logs side by side: accuracy per benchmark vs published figures, failures, templates."""
-    from ..eval.report import load_logs, render_terminal, write_html
+    """Accuracy per benchmark with n and 95 % intervals under both conventions, next to the published figures;
+    paired comparison of logs on their common problems; failures; templates."""
+    from ..eval.report import load_logs, render_html, render_terminal, report_json
 
     missing = [str(p) for p in logs if not p.is_file()]
     if missing:
         render.print_input_error(missing[0], "no such log file")
         raise typer.Exit(EXIT_INVALID)
-    data = load_logs([str(p) for p in logs])
+    problems = [(str(d), "not a directory") for d in traces if not d.is_dir()]
+    if len(traces) > len(logs):
+        problems.append(("--traces", f"{len(traces)} directories for {len(logs)} log(s)"))
+    if problems:
+        render.print_input_error(*problems[0])
+        raise typer.Exit(EXIT_INVALID)
+    data = load_logs([str(p) for p in logs], traces)
     if json_output:
-        render.write_json({d.label: d.summary.to_json() for d in data})
+        render.write_json(report_json(data))
     else:
-        render.out().print(render_terminal({d.label: d.summary for d in data}))
+        render.out().print(render_terminal(data))
     if html:
-        from ..core.files import check_output_target
+        from ..core.files import check_output_target, write_new_output
 
         try:
             check_output_target(html, overwrite)
         except OSError as e:
             render.print_input_error(str(html), f"cannot write: {e.strerror or e}")
             raise typer.Exit(EXIT_INVALID)
-        write_html([str(p) for p in logs], html)
-        render.err().print(f"wrote {html}")
+        try:
+            write_new_output(html, render_html(data, max_problems=max_problems), overwrite)
+        except OSError as e:
+            render.print_input_error(str(html), f"cannot write: {e.strerror or e}")
+            raise typer.Exit(EXIT_IO)
+        render.err().print(f"wrote {render.escape(str(html))}")
 
 
 @eval_app.command("gold", epilog="Exit codes: 0 scored; 2 bad input.")

@@ -1,30 +1,57 @@
-"""Reports for ``nlopt eval`` logs: the terminal tables and a self-contained HTML file.
+"""Reports for ``nlopt eval`` logs: terminal tables, ``--json`` figures and a self-contained HTML file.
 
-A log is JSON Lines: a ``{"type": "header", ...}`` line (model, backend, options), then one
-``{"type": "result", ...}`` record per problem (schema in :mod:`nlopt_milp.eval.scoring`).
+A log is JSON Lines: a ``{"type": "header", ...}`` line (provenance: benchmark and its hash, the
+subset, model, backend, options), then one ``{"type": "result", ...}`` record per problem
+(schema in :mod:`nlopt_milp.eval.scoring`).
 
-* :func:`read_log` — ``(header, records)``; skips a truncated last line (and any other line
-  that is not JSON, e.g. left by a crash before a resume), keeps the last record per
-  (benchmark, id).
-* :func:`render_terminal` — rich tables for one or several logs, next to the published figures.
-* :func:`write_html` — one HTML file with no external assets: accuracy per benchmark next to
-  the published figures, failure taxonomy, per-template failure rates, and a side-by-side
-  comparison of several logs (two models, staged vs single mode ...). Charts are inline SVG.
-  Every text that comes from a log or a dataset is HTML-escaped.
+What a reader can trust in a report:
+
+* every accuracy figure carries its n, its tolerance convention (strict: relative 1e-4 /
+  absolute 1e-6; the papers' 5 % on integers) and a 95 % Wilson interval (:mod:`.stats`);
+* published figures keep their own n, convention, benchmark copy and source, and are marked
+  as measured on another problem set;
+* two logs are compared on the problems they share (by stable problem id), with the counts
+  left out on each side and McNemar's exact test on the discordant problems.
+
+Problems are identified by ``problem_id`` (benchmark + hash of the problem text) when the log
+has it; older logs get the same id computed from their ``question`` text (:func:`stable_id`),
+so old and new logs of one benchmark line up. Header fields an older log lacks are shown as
+"not recorded".
+
+* :func:`read_log` — ``(header, records)``; skips lines that are not JSON objects (a torn last
+  line after a crash), keeps the last record per problem (a resumed run).
+* :func:`load_logs` — :class:`LogData` (records keyed by stable id, summary, provenance).
+* :func:`compare` — the paired comparison of two logs.
+* :func:`report_json` — what ``nlopt eval report --json`` prints.
+* :func:`render_terminal` — rich tables; :func:`write_html` — the HTML file
+  (:mod:`.report_html`, charts by :mod:`.charts`).
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
 import json
 import logging
+import math
 import os
-from dataclasses import dataclass
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from nlopt_milp.eval.published import PUBLISHED, PublishedResult
-from nlopt_milp.eval.scoring import TAXONOMY, Summary, classify, score_record, summarize
+from nlopt_milp.eval.published import ORLM_TOLERANCE, PUBLISHED, PublishedResult
+from nlopt_milp.eval.scoring import (
+    TAXONOMY,
+    Summary,
+    classify,
+    constraint_templates,
+    executed,
+    score_record,
+    summarize,
+)
+from nlopt_milp.eval.stats import mcnemar_exact, wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +67,34 @@ BENCHMARK_ORDER = (
     "icml-task3",
 )
 
-LOG_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-PUBLISHED_COLORS = ("#9e9e9e", "#bdbdbd", "#757575", "#cfcfcf", "#616161", "#e0e0e0")
-TAXONOMY_COLORS = {
-    "correct": "#2ca02c",
-    "wrong_objective": "#d62728",
-    "infeasible": "#ff7f0e",
-    "unbounded": "#ffbb78",
-    "time_limit": "#9467bd",
-    "nonlinear": "#8c564b",
-    "validation_error": "#e377c2",
-    "no_output": "#7f7f7f",
-    "solver_error": "#bcbd22",
-}
+STRICT = "strict: relative 1e-4 / absolute 1e-6"
+FIVE_PCT = f"papers': {ORLM_TOLERANCE}"
+NOT_RECORDED = "not recorded"
+SIGNIFICANCE = 0.05  # the level at which a paired difference is called more than noise
+
+# Text from a log or a model is data: C0/C1 controls (but tab and newline) and bidirectional
+# overrides are removed before it reaches a terminal or a page.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(value: Any, limit: int | None = None) -> str:
+    """``value`` as text without control characters, cut to ``limit`` characters (with "…")."""
+    text = _CONTROL.sub("", "" if value is None else str(value)).replace("\r", "")
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + " …"
+    return text
 
 
 # --- reading ------------------------------------------------------------------------------------
+
+
+def stable_id(benchmark: str, question: str, occurrence: int = 1) -> str:
+    """The stable id of a problem: benchmark + hash of its text (whitespace collapsed, Unicode NFC);
+    the k-th repeat of one text in a benchmark gets ``-k``. The same rule as the runner's
+    ``problem_id``, so logs written before it existed line up with newer ones."""
+    text = unicodedata.normalize("NFC", " ".join(question.split()))
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{benchmark}-{digest}" + (f"-{occurrence}" if occurrence > 1 else "")
 
 
 def read_log(path: str | os.PathLike) -> tuple[dict | None, list[dict]]:
@@ -63,10 +102,11 @@ def read_log(path: str | os.PathLike) -> tuple[dict | None, list[dict]]:
 
     Lines that are not valid JSON objects are skipped (a truncated last line after a crash is
     the expected case); the first header is kept; for a problem logged twice (a resumed run)
-    the last record wins, in the position of the first.
+    the last record wins, in the position of the first. A problem is its ``problem_id`` when
+    the record has one, else its (benchmark, id).
     """
     header: dict | None = None
-    records: dict[tuple[str, str], dict] = {}
+    records: dict[Any, dict] = {}
     skipped = 0
     with open(path, encoding="utf-8", errors="replace") as handle:
         for lineno, line in enumerate(handle, start=1):
@@ -87,11 +127,60 @@ def read_log(path: str | os.PathLike) -> tuple[dict | None, list[dict]]:
                 continue
             if kind != "result":
                 continue
-            key = (str(obj.get("benchmark", "")), str(obj.get("problem_id") or obj.get("id", lineno)))
+            pid = obj.get("problem_id")
+            key = pid if isinstance(pid, str) and pid else (str(obj.get("benchmark", "")), str(obj.get("id", lineno)))
             records[key] = obj
     if skipped:
         log.warning("%s: skipped %d line(s) that are not JSON objects", path, skipped)
     return header, list(records.values())
+
+
+def record_ids(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The stable id of each record: its ``problem_id``, else computed from its question, else
+    ``benchmark#id`` (a record without text cannot be matched across logs by content)."""
+    seen: Counter = Counter()
+    out = []
+    for position, r in enumerate(records):
+        pid = r.get("problem_id")
+        bench = str(r.get("benchmark") or "unknown")
+        question = r.get("question")
+        if isinstance(pid, str) and pid:
+            out.append(pid)
+        elif isinstance(question, str) and question.strip():
+            base = stable_id(bench, question)
+            seen[base] += 1
+            out.append(stable_id(bench, question, seen[base]))
+        else:
+            out.append(f"{bench}#{r.get('id', position)}")
+    return out
+
+
+@dataclass
+class Outcome:
+    """How one log did on one problem (its chosen sample)."""
+
+    record: dict
+    correct: bool
+    correct_5pct: bool
+    executed: bool
+    cls: str  # TAXONOMY class
+    sample: dict | None
+    templates: list[str]
+
+    @property
+    def benchmark(self) -> str:
+        return str(self.record.get("benchmark") or "unknown")
+
+
+def outcome(record: Mapping[str, Any]) -> Outcome:
+    scored = score_record(record)
+    samples = list(record.get("samples") or [])
+    chosen = scored["chosen"]
+    sample = samples[chosen] if chosen is not None else None
+    sample = sample if isinstance(sample, dict) else None
+    templates = sorted(constraint_templates((sample or {}).get("formulation"), (sample or {}).get("templates") or ()))
+    return Outcome(dict(record), bool(scored["correct"]), bool(scored["correct_5pct"]), executed(sample or {}),
+                   classify(sample, record.get("answer")), sample, templates)
 
 
 @dataclass
@@ -101,127 +190,464 @@ class LogData:
     header: dict | None
     records: list[dict]
     summary: Summary
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # stable id -> outcome, in log order
+    trace_dir: Path | None = None  # `nlopt eval run --trace DIR` of this log, if given
+
+    def trace(self, key: str) -> list[dict] | None:
+        """The trace events of one problem from ``trace_dir`` (None when there is none)."""
+        return read_trace(self.trace_dir, key) if self.trace_dir is not None else None
+
+    def ids(self, benchmark: str | None = None) -> set[str]:
+        return {k for k, o in self.outcomes.items() if benchmark in (None, "all") or o.benchmark == benchmark}
+
+
+MAX_TRACE_BYTES = 5_000_000  # a trace file larger than this is not read into the report
+
+
+def trace_file(trace_dir: Path, problem_id: str) -> Path:
+    """Where ``nlopt eval run --trace DIR`` puts a problem's trace: its stable id as a safe file name."""
+    return Path(trace_dir) / (re.sub(r"[^A-Za-z0-9._-]", "_", problem_id).lstrip(".") + ".json")
+
+
+def read_trace(trace_dir: Path, problem_id: str) -> list[dict] | None:
+    path = trace_file(trace_dir, problem_id)
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_TRACE_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return None
+    events = data.get("events") if isinstance(data, dict) else None
+    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else None
 
 
 def _label_for(path: str, header: dict | None) -> str:
     if header:
         if header.get("label"):
-            return str(header["label"])
+            return clean(header["label"], 80)
         options = header.get("options") if isinstance(header.get("options"), dict) else {}
+        pipeline = header.get("pipeline") if isinstance(header.get("pipeline"), dict) else {}
         model = header.get("model") or header.get("name")
-        mode = header.get("mode") or options.get("mode")
+        mode = header.get("mode") or pipeline.get("mode") or options.get("mode")
         if model:
-            return f"{model} ({mode})" if mode else str(model)
-    return Path(path).stem
+            return clean(f"{model} ({mode})" if mode else model, 80)
+    return clean(Path(path).stem, 80)
 
 
-def load_logs(logs: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike]) -> list[LogData]:
-    """Read and summarise logs given as paths (labels from the headers) or as ``{label: path}``."""
+def load_logs(logs: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike],
+              trace_dirs: Sequence[str | os.PathLike] = ()) -> list[LogData]:
+    """Read and summarise logs given as paths (labels from the headers) or as ``{label: path}``;
+    ``trace_dirs[i]`` is the ``--trace`` directory of the i-th log."""
     items = list(logs.items()) if isinstance(logs, Mapping) else [(None, p) for p in logs]
     out: list[LogData] = []
     used: set[str] = set()
     for label, path in items:
         header, records = read_log(path)
-        name = label or _label_for(str(path), header)
+        name = clean(label, 80) if label else _label_for(str(path), header)
         base, i = name, 2
         while name in used:
             name, i = f"{base} #{i}", i + 1
         used.add(name)
-        out.append(LogData(name, str(path), header, records, summarize(records)))
+        outcomes = {key: outcome(r) for key, r in zip(record_ids(records), records)}
+        trace_dir = Path(trace_dirs[len(out)]) if len(out) < len(trace_dirs) else None
+        out.append(LogData(name, str(path), header, records, summarize(records), outcomes, trace_dir))
     return out
 
 
-def _benchmarks(summaries: Iterable[Summary]) -> list[str]:
+def _as_logs(logs: Mapping[str, Summary] | Sequence[LogData]) -> list[LogData]:
+    """Accept ``{label: Summary}`` (a run's own summary, no records) as well as loaded logs."""
+    if isinstance(logs, Mapping):
+        return [LogData(clean(label, 80), "", None, [], s) for label, s in logs.items()]
+    return list(logs)
+
+
+def benchmarks_of(summaries: Iterable[Summary]) -> list[str]:
     present = {b for s in summaries for b in s.by_benchmark}
     return [b for b in BENCHMARK_ORDER if b in present] + sorted(present - set(BENCHMARK_ORDER))
 
 
-def _published_by_model(benchmarks: Sequence[str], published: Sequence[PublishedResult]) -> dict[str, dict[str, PublishedResult]]:
-    table: dict[str, dict[str, PublishedResult]] = {}
-    for r in published:
-        if r.benchmark in benchmarks:
-            table.setdefault(r.model, {})[r.benchmark] = r
-    return table
+def published_for_benchmarks(benchmarks: Sequence[str], published: Sequence[PublishedResult]) -> list[PublishedResult]:
+    return [r for r in published if r.benchmark in benchmarks]
+
+
+# --- provenance ---------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return NOT_RECORDED
+    if isinstance(value, dict):
+        parts = [f"{k}={_fmt(v) if not isinstance(v, (dict, list)) else json.dumps(v, ensure_ascii=False)}"
+                 for k, v in value.items() if v is not None]
+        return clean(", ".join(parts), 400) or NOT_RECORDED
+    if isinstance(value, list):
+        return clean(", ".join(str(v) for v in value), 400)
+    return clean(value, 400)
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        import datetime as dt
+
+        try:
+            return dt.datetime.fromtimestamp(value, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        except (OverflowError, OSError, ValueError):
+            return NOT_RECORDED
+    return _fmt(value)
+
+
+def provenance(lg: LogData) -> list[tuple[str, str]]:
+    """What was measured, from the log header: (field, text) pairs; "not recorded" for what an
+    older log does not say."""
+    h = lg.header or {}
+    options = h.get("options") if isinstance(h.get("options"), dict) else {}
+    subset = h.get("subset") if isinstance(h.get("subset"), dict) else None
+    version = h.get("dataset_sha256") or h.get("file_sha256")
+    if version:
+        version = f"sha256 {str(version)[:16]}…" + ("" if h.get("dataset_sha256") else " (file)")
+    if subset is not None:
+        parts = []
+        if subset.get("limit") is not None:
+            parts.append(f"first {subset['limit']} (--limit)")
+        if subset.get("ids"):
+            ids = subset["ids"]
+            parts.append(f"{len(ids)} ids (--ids)" if isinstance(ids, list) else f"ids {ids}")
+        if subset.get("seed") is not None:
+            parts.append(f"seed {subset['seed']}")
+        if not subset.get("limit") and not subset.get("ids"):
+            parts.insert(0, "all problems")
+        if h.get("dataset_records") is not None:
+            parts.append(f"{subset.get('problems', '?')} of {h['dataset_records']} records")
+        subset_text = "; ".join(str(p) for p in parts)
+    else:
+        subset_text = NOT_RECORDED
+    scoring = h.get("scoring") if isinstance(h.get("scoring"), dict) else None
+    if scoring is None and "rel_tol" in options:
+        scoring = {"rel_tol": options["rel_tol"]}
+    pipeline = h.get("pipeline") if isinstance(h.get("pipeline"), dict) else None
+    if pipeline is None and options:
+        pipeline = {k: options.get(k) for k in ("mode", "samples", "max_repairs", "temperature", "seed") if k in options}
+    rows = [
+        ("log file", clean(Path(lg.path).name, 200) if lg.path else NOT_RECORDED),
+        ("problems in log", str(lg.summary.n)),
+        ("benchmark", _fmt(h.get("benchmark"))),
+        ("benchmark source", _fmt(h.get("source"))),
+        ("benchmark version", clean(version) if version else NOT_RECORDED),
+        ("subset", subset_text),
+        ("model", _fmt(h.get("model"))),
+        ("backend", _fmt(h.get("backend"))),
+        ("server", _fmt(h.get("server") or h.get("base_url"))),
+        ("prompt version", _fmt(h.get("prompt_version"))),
+        ("pipeline", _fmt(pipeline)),
+        ("solver", _fmt(h.get("solve"))),
+        ("scoring", _fmt(scoring)),
+        ("package", _fmt(h.get("package") or h.get("version"))),
+        ("started", _when(h.get("started"))),
+    ]
+    return rows
+
+
+# --- figures with their uncertainty -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One accuracy figure: who, on what, under which convention, out of how many."""
+
+    who: str
+    benchmark: str
+    convention: str
+    correct: int | None
+    n: int | None
+    accuracy: float
+    published: PublishedResult | None = None
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        if self.n is None or self.correct is None:
+            return None
+        return wilson_interval(self.correct, self.n)
+
+
+def _count(s: Summary, attr: str) -> int:
+    return round(getattr(s, attr) * s.n)
+
+
+def our_figures(lg: LogData, bench: str) -> list[Figure]:
+    s = lg.summary if bench == "all" else lg.summary.by_benchmark.get(bench)
+    if s is None or not s.n:
+        return []
+    return [
+        Figure(lg.label, bench, STRICT, _count(s, "sa"), s.n, s.sa),
+        Figure(lg.label, bench, FIVE_PCT, _count(s, "sa_5pct"), s.n, s.sa_5pct),
+    ]
+
+
+def published_figure(r: PublishedResult) -> Figure:
+    correct = round(r.accuracy * r.n) if r.n else None
+    return Figure(r.model, r.benchmark, r.tolerance, correct, r.n, r.accuracy, r)
+
+
+def summary_json(s: Summary, per_benchmark: bool = True) -> dict:
+    """``Summary.to_json`` plus 95 % Wilson intervals of SA, SA 5 % and ER."""
+    out = s.to_json(per_benchmark=False)
+    for key in ("sa", "sa_5pct", "er"):
+        low, high = wilson_interval(round(getattr(s, key) * s.n), s.n) if s.n else (0.0, 1.0)
+        out[f"{key}_ci"] = [low, high]
+    out["conventions"] = {"sa": STRICT, "sa_5pct": FIVE_PCT}
+    if per_benchmark and s.by_benchmark:
+        out["by_benchmark"] = {name: summary_json(b, False) for name, b in sorted(s.by_benchmark.items())}
+    return out
+
+
+# --- paired comparison --------------------------------------------------------------------------
+
+
+@dataclass
+class Paired:
+    """Two logs on the problems both contain (one benchmark, or "all")."""
+
+    first: str
+    second: str
+    benchmark: str
+    n_common: int
+    only_first: int  # problems in the first log only (left out)
+    only_second: int
+    both_correct: int
+    first_correct_only: int  # right in the first, wrong in the second (discordant)
+    second_correct_only: int
+    sa_first: float
+    sa_second: float
+    p_value: float  # McNemar's exact test, strict convention
+    p_value_5pct: float
+    sa_5pct_first: float
+    sa_5pct_second: float
+    disagree: list[str]  # stable ids where the strict verdicts differ
+    answers_differ: int = 0  # common problems whose ground truth is not the same in both logs (other copies)
+
+    @property
+    def significant(self) -> bool:
+        return self.n_common > 0 and self.p_value < SIGNIFICANCE
+
+    def to_json(self) -> dict:
+        return {
+            "first": self.first,
+            "second": self.second,
+            "n_common": self.n_common,
+            "only_first": self.only_first,
+            "only_second": self.only_second,
+            "sa_first": self.sa_first,
+            "sa_second": self.sa_second,
+            "sa_diff": self.sa_second - self.sa_first,
+            "first_correct_only": self.first_correct_only,
+            "second_correct_only": self.second_correct_only,
+            "p_value": self.p_value,
+            "sa_5pct_first": self.sa_5pct_first,
+            "sa_5pct_second": self.sa_5pct_second,
+            "p_value_5pct": self.p_value_5pct,
+            "answers_differ": self.answers_differ,
+            "test": "McNemar exact (two-sided binomial on discordant problems)",
+        }
+
+
+def compare(a: LogData, b: LogData, benchmark: str = "all") -> Paired:
+    """Paired comparison of ``a`` and ``b`` on the problems both contain (by stable id)."""
+    ids_a, ids_b = a.ids(benchmark), b.ids(benchmark)
+    common = [k for k in a.outcomes if k in ids_a and k in ids_b]
+    n = len(common)
+
+    def counts(attr: str) -> tuple[int, int, int]:
+        both = sum(getattr(a.outcomes[k], attr) and getattr(b.outcomes[k], attr) for k in common)
+        first = sum(getattr(a.outcomes[k], attr) and not getattr(b.outcomes[k], attr) for k in common)
+        second = sum(getattr(b.outcomes[k], attr) and not getattr(a.outcomes[k], attr) for k in common)
+        return both, first, second
+
+    both, f1, s1 = counts("correct")
+    both5, f5, s5 = counts("correct_5pct")
+    return Paired(
+        first=a.label, second=b.label, benchmark=benchmark, n_common=n,
+        only_first=len(ids_a - ids_b), only_second=len(ids_b - ids_a),
+        both_correct=both, first_correct_only=f1, second_correct_only=s1,
+        sa_first=(both + f1) / n if n else 0.0, sa_second=(both + s1) / n if n else 0.0,
+        p_value=mcnemar_exact(f1, s1), p_value_5pct=mcnemar_exact(f5, s5),
+        sa_5pct_first=(both5 + f5) / n if n else 0.0, sa_5pct_second=(both5 + s5) / n if n else 0.0,
+        disagree=[k for k in common if a.outcomes[k].correct != b.outcomes[k].correct],
+        answers_differ=sum(not _same_answer(a.outcomes[k].record.get("answer"), b.outcomes[k].record.get("answer"))
+                           for k in common),
+    )
+
+
+def _same_answer(x: Any, y: Any) -> bool:
+    """Whether two ground truths agree (numbers to 1e-9 relative): a problem text with two answers
+    comes from two copies of a benchmark, and then the two logs were not scored alike."""
+    if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool) and not isinstance(y, bool):
+        return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
+    return x == y
+
+
+def comparison_benchmarks(a: LogData, b: LogData) -> list[str]:
+    """The benchmarks of either log, then "all" when there is more than one."""
+    benches = benchmarks_of([a.summary, b.summary])
+    return benches + ["all"] if len(benches) != 1 else benches
+
+
+def paired_json(a: LogData, b: LogData) -> dict:
+    out = compare(a, b).to_json()
+    out["by_benchmark"] = {bench: compare(a, b, bench).to_json() for bench in benchmarks_of([a.summary, b.summary])}
+    return out
+
+
+def report_json(logs: Sequence[LogData]) -> dict:
+    """What ``nlopt eval report --json`` prints: ``{"logs": {label: {n, sa, sa_ci, sa_5pct, er,
+    ..., by_benchmark, provenance}}, "paired": ...}``. ``paired`` (two or more logs) compares
+    the first log with the second; with more logs ``paired`` is a list, each later log
+    against the first."""
+    out: dict[str, Any] = {
+        "logs": {
+            lg.label: {**summary_json(lg.summary), "log": lg.path, "provenance": dict(provenance(lg))} for lg in logs
+        }
+    }
+    if len(logs) == 2:
+        out["paired"] = paired_json(logs[0], logs[1])
+    elif len(logs) > 2:
+        out["paired"] = [paired_json(logs[0], other) for other in logs[1:]]
+    return out
 
 
 def _pct(x: float | None, digits: int = 1) -> str:
     return "—" if x is None else f"{100 * x:.{digits}f}%"
 
 
+def ci_text(ci: tuple[float, float] | None) -> str:
+    return "n unknown" if ci is None else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}%"
+
+
+def p_text(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def verdict_text(pair: Paired) -> str:
+    return _verdict_core(pair) + (
+        f"; ground truth differs on {pair.answers_differ} common problem(s): other benchmark copies"
+        if pair.answers_differ else "")
+
+
+def _verdict_core(pair: Paired) -> str:
+    if pair.n_common == 0:
+        return "no problems in common"
+    if pair.first_correct_only + pair.second_correct_only == 0:
+        return "same verdict on every common problem"
+    if pair.significant:
+        return f"difference beyond noise (p < {SIGNIFICANCE:g})"
+    return f"within noise (p ≥ {SIGNIFICANCE:g})"
+
+
 # --- terminal -----------------------------------------------------------------------------------
 
 
-def render_terminal(summaries_by_log: Mapping[str, Summary], published: Sequence[PublishedResult] = PUBLISHED):
-    """Rich renderables (a ``Group`` of tables) for ``console.print``.
-
-    Tables: accuracy per benchmark (SA, SA under the published 5 % convention, ER) next to the
-    published figures; overall metrics; failure taxonomy; per-template failure rates.
-    """
+def render_terminal(logs: Mapping[str, Summary] | Sequence[LogData], published: Sequence[PublishedResult] = PUBLISHED):
+    """Rich renderables (a ``Group`` of tables) for ``console.print``: provenance, accuracy per
+    benchmark with n and 95 % intervals under both conventions next to the published figures,
+    the paired comparison, overall metrics, failure taxonomy, per-template failure rates.
+    Accepts loaded logs or ``{label: Summary}``."""
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    labels = list(summaries_by_log)
-    summaries = list(summaries_by_log.values())
-    benches = _benchmarks(summaries)
-    pub = _published_by_model(benches, published)
+    data = _as_logs(logs)
+    summaries = [lg.summary for lg in data]
+    benches = benchmarks_of(summaries)
+    parts: list[Any] = []
+
+    if any(lg.path for lg in data):
+        prov = Table(title="Provenance", title_justify="left")
+        prov.add_column("")
+        for lg in data:
+            prov.add_column(Text(lg.label))
+        rows = [provenance(lg) for lg in data]
+        for i, (name, _) in enumerate(rows[0]):
+            prov.add_row(name, *[Text(r[i][1], style="dim" if r[i][1] == NOT_RECORDED else "") for r in rows])
+        parts.append(prov)
 
     acc = Table(
-        title="Accuracy per benchmark — SA (SA at 5 %) / ER",
-        title_justify="left",
-        caption="published: each paper's own copy of the benchmark and its own check (nlopt_milp.eval.published)",
+        title="Accuracy per benchmark (95 % Wilson interval)", title_justify="left",
+        caption="◇ published: measured by its authors on their own copy of the benchmark (n, convention and "
+                "source as given), not on the problems of these logs",
         caption_justify="left",
     )
-    acc.add_column("benchmark")
-    acc.add_column("n", justify="right")
-    for label in labels:
-        acc.add_column(label, justify="right")
-    for model in pub:
-        acc.add_column(f"{model} (published)", justify="right", style="dim")
-    for bench in benches + ["all"]:
-        ns = {s.by_benchmark[bench].n if bench != "all" else s.n for s in summaries if bench == "all" or bench in s.by_benchmark}
-        row = [bench, "/".join(str(n) for n in sorted(ns))]
-        for s in summaries:
-            b = s if bench == "all" else s.by_benchmark.get(bench)
-            row.append("—" if b is None else f"{_pct(b.sa)} ({_pct(b.sa_5pct)}) / {_pct(b.er, 0)}")
-        for model in pub:
-            r = pub[model].get(bench)
-            row.append(_pct(r.accuracy) if r else "")
-        acc.add_row(*row)
+    for name, justify in (("benchmark", "left"), ("who", "left"), ("convention", "left"), ("n", "right"),
+                          ("accuracy", "right"), ("95% CI", "right"), ("problem set", "left")):
+        acc.add_column(name, justify=justify)
+    pub = published_for_benchmarks(benches, published)
+    for bench in benches + (["all"] if len(benches) > 1 or not benches else []):
+        first = True
+        for lg in data:
+            for fig in our_figures(lg, bench):
+                acc.add_row(Text(clean(bench, 60)) if first else "", Text(lg.label), fig.convention, str(fig.n), _pct(fig.accuracy),
+                            ci_text(fig.ci), "these logs")
+                first = False
+        for r in (p for p in pub if p.benchmark == bench):
+            fig = published_figure(r)
+            acc.add_row(Text(clean(bench, 60)) if first else "", Text(f"◇ {r.model}"), r.tolerance,
+                        str(r.n) if r.n else "?", _pct(r.accuracy), ci_text(fig.ci), r.dataset_short, style="dim")
+            first = False
+        acc.add_section()
+    parts.append(acc)
+
+    if len(data) >= 2 and all(lg.outcomes for lg in data):
+        cmp_ = Table(title="Paired comparison on the problems both logs contain (McNemar exact test)",
+                     title_justify="left")
+        for name in ("benchmark", "logs", "common", "only in first", "only in second", "SA first", "SA second",
+                     "first only right", "second only right", "p", "verdict"):
+            cmp_.add_column(name, justify="left" if name in ("benchmark", "logs", "verdict") else "right")
+        for other in data[1:]:
+            for bench in comparison_benchmarks(data[0], other):
+                p = compare(data[0], other, bench)
+                cmp_.add_row(Text(clean(bench, 60)), Text(f"{data[0].label} vs {other.label}"), str(p.n_common), str(p.only_first),
+                             str(p.only_second), _pct(p.sa_first), _pct(p.sa_second), str(p.first_correct_only),
+                             str(p.second_correct_only), p_text(p.p_value), verdict_text(p))
+        parts.append(cmp_)
 
     metrics = Table(title="Overall", title_justify="left")
     metrics.add_column("metric")
-    for label in labels:
-        metrics.add_column(label, justify="right")
-    for name, getter in _metric_rows(summaries):
+    for lg in data:
+        metrics.add_column(Text(lg.label), justify="right")
+    for name, getter in metric_rows(summaries):
         metrics.add_row(name, *[getter(s) for s in summaries])
+    parts.append(metrics)
 
     tax = Table(title="Failure taxonomy (problems)", title_justify="left")
     tax.add_column("class")
-    for label in labels:
-        tax.add_column(label, justify="right")
+    for lg in data:
+        tax.add_column(Text(lg.label), justify="right")
     for cls in TAXONOMY:
         tax.add_row(cls, *[str(s.taxonomy.get(cls, 0)) for s in summaries])
+    parts.append(tax)
 
     tmpl = Table(title="Constraint templates — failed / with template (failure rate)", title_justify="left")
     tmpl.add_column("template")
-    for label in labels:
-        tmpl.add_column(label, justify="right")
+    for lg in data:
+        tmpl.add_column(Text(lg.label), justify="right")
     for name in sorted({t for s in summaries for t in s.templates}):
         cells = []
         for s in summaries:
             st = s.templates.get(name)
             cells.append("—" if st is None else f"{st.problems_failed}/{st.problems_failed + st.problems_passed} ({_pct(st.failure_rate, 0)})")
-        tmpl.add_row(name, *cells)
-    return Group(acc, metrics, tax, tmpl)
+        tmpl.add_row(Text(clean(name, 60)), *cells)
+    parts.append(tmpl)
+    return Group(*parts)
 
 
-def _metric_rows(summaries: Sequence[Summary]) -> list[tuple[str, Any]]:
+def metric_rows(summaries: Sequence[Summary]) -> list[tuple[str, Any]]:
+    def with_ci(attr: str):
+        return lambda s: f"{_pct(getattr(s, attr))} [{ci_text(wilson_interval(_count(s, attr), s.n))}]" if s.n else "—"
+
     rows: list[tuple[str, Any]] = [
         ("problems", lambda s: str(s.n)),
         ("samples per problem", lambda s: str(s.samples_per_problem)),
-        ("SA", lambda s: _pct(s.sa)),
-        ("SA (published 5 %)", lambda s: _pct(s.sa_5pct)),
-        ("ER", lambda s: _pct(s.er)),
+        ("SA (strict) [95% CI]", with_ci("sa")),
+        ("SA (papers' 5 %) [95% CI]", with_ci("sa_5pct")),
+        ("ER [95% CI]", with_ci("er")),
         ("AST (repair rounds)", lambda s: f"{s.ast:.2f}"),
     ]
     ks = sorted({k for s in summaries for k in s.pass_at_k})
@@ -237,357 +663,12 @@ def _metric_rows(summaries: Sequence[Summary]) -> list[tuple[str, Any]]:
 # --- HTML ---------------------------------------------------------------------------------------
 
 
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+def render_html(logs: Sequence[LogData], published: Sequence[PublishedResult] = PUBLISHED,
+                title: str = "nlopt eval report", max_problems: int | None = None) -> str:
+    """The report as one HTML string (no external assets; see :mod:`.report_html`)."""
+    from nlopt_milp.eval.report_html import MAX_PROBLEMS, render
 
-
-def _svg_grouped_bars(
-    groups: Sequence[str],
-    series: Sequence[tuple[str, str, Mapping[str, float]]],
-    *,
-    title: str,
-    width: int = 860,
-    height: int = 300,
-) -> str:
-    """Vertical grouped bar chart (values are fractions 0..1) as an inline SVG string."""
-    left, right, top, bottom = 46, 10, 28, 70
-    plot_w, plot_h = width - left - right, height - top - bottom
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 18 * ((len(series) + 2) // 3)}" '
-        f'role="img" aria-label="{_e(title)}" font-family="sans-serif" font-size="11">',
-        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{_e(title)}</text>',
-    ]
-    for tick in range(0, 101, 20):
-        y = top + plot_h * (1 - tick / 100)
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}%</text>')
-    n_groups = max(len(groups), 1)
-    group_w = plot_w / n_groups
-    bar_w = max(2.0, (group_w * 0.8) / max(len(series), 1))
-    for gi, group in enumerate(groups):
-        x0 = left + gi * group_w + group_w * 0.1
-        for si, (label, color, values) in enumerate(series):
-            value = values.get(group)
-            if value is None:
-                continue
-            h = plot_h * max(0.0, min(1.0, value))
-            x = x0 + si * bar_w
-            parts.append(
-                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" fill="{color}">'
-                f"<title>{_e(label)} — {_e(group)}: {100 * value:.1f}%</title></rect>"
-            )
-        cx = left + gi * group_w + group_w / 2
-        parts.append(
-            f'<text x="{cx:.1f}" y="{top + plot_h + 14}" text-anchor="end" '
-            f'transform="rotate(-30 {cx:.1f} {top + plot_h + 14})">{_e(group)}</text>'
-        )
-    legend_y = height - 4
-    for si, (label, color, _) in enumerate(series):
-        lx = left + (si % 3) * (plot_w / 3)
-        ly = legend_y + (si // 3) * 18
-        parts.append(f'<rect x="{lx:.1f}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text x="{lx + 14:.1f}" y="{ly}">{_e(label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _svg_stacked(rows: Sequence[tuple[str, Mapping[str, int]]], *, title: str, width: int = 860) -> str:
-    """Horizontal 100 % stacked bars of the failure taxonomy, one per log."""
-    left, top, bar_h, gap = 170, 28, 22, 10
-    height = top + len(rows) * (bar_h + gap) + 20 + 16 * ((len(TAXONOMY) + 4) // 5)
-    plot_w = width - left - 10
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{_e(title)}" font-family="sans-serif" font-size="11">',
-        f'<text x="10" y="16" font-size="13" font-weight="bold">{_e(title)}</text>',
-    ]
-    for ri, (label, counts) in enumerate(rows):
-        y = top + ri * (bar_h + gap)
-        total = sum(counts.values()) or 1
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{_e(label)}</text>')
-        x = float(left)
-        for cls in TAXONOMY:
-            count = counts.get(cls, 0)
-            if not count:
-                continue
-            w = plot_w * count / total
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{TAXONOMY_COLORS.get(cls, "#999")}">'
-                f"<title>{_e(label)} — {_e(cls)}: {count} ({100 * count / total:.1f}%)</title></rect>"
-            )
-            if w > 26:
-                parts.append(f'<text x="{x + w / 2:.1f}" y="{y + 15}" text-anchor="middle" fill="#fff">{count}</text>')
-            x += w
-    ly = top + len(rows) * (bar_h + gap) + 14
-    for i, cls in enumerate(TAXONOMY):
-        lx = 10 + (i % 5) * (width / 5)
-        yy = ly + (i // 5) * 16
-        parts.append(f'<rect x="{lx:.1f}" y="{yy - 9}" width="10" height="10" fill="{TAXONOMY_COLORS[cls]}"/>')
-        parts.append(f'<text x="{lx + 14:.1f}" y="{yy}">{_e(cls)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _svg_hbars(
-    items: Sequence[str],
-    series: Sequence[tuple[str, str, Mapping[str, float]]],
-    *,
-    title: str,
-    width: int = 860,
-) -> str:
-    """Horizontal grouped bars (fractions 0..1), e.g. failure rate per template per log."""
-    left, top, bar_h = 170, 28, 12
-    row_h = bar_h * max(len(series), 1) + 8
-    height = top + len(items) * row_h + 26
-    plot_w = width - left - 60
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{_e(title)}" font-family="sans-serif" font-size="11">',
-        f'<text x="10" y="16" font-size="13" font-weight="bold">{_e(title)}</text>',
-    ]
-    for ii, item in enumerate(items):
-        y0 = top + ii * row_h
-        parts.append(f'<text x="{left - 6}" y="{y0 + row_h / 2 + 3:.1f}" text-anchor="end">{_e(item)}</text>')
-        for si, (label, color, values) in enumerate(series):
-            value = values.get(item)
-            if value is None:
-                continue
-            w = plot_w * max(0.0, min(1.0, value))
-            y = y0 + si * bar_h
-            parts.append(
-                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="{color}">'
-                f"<title>{_e(label)} — {_e(item)}: {100 * value:.1f}%</title></rect>"
-            )
-            parts.append(f'<text x="{left + w + 4:.1f}" y="{y + bar_h - 3}">{100 * value:.0f}%</text>')
-    ly = height - 8
-    for si, (label, color, _) in enumerate(series):
-        lx = left + si * 160
-        parts.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text x="{lx + 14}" y="{ly}">{_e(label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#222;max-width:1100px}
-h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
-table{border-collapse:collapse;margin:10px 0;font-size:13px}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
-th:first-child,td:first-child{text-align:left}
-td.q{text-align:left;max-width:520px;white-space:pre-wrap}
-th{background:#f5f5f5}.pub{color:#666}.good{color:#1a7f37}.bad{color:#b42318}
-.note{color:#555;font-size:12px}code{background:#f3f3f3;padding:0 3px}
-"""
-
-
-def _header_table(logs: Sequence[LogData]) -> str:
-    rows = []
-    for lg in logs:
-        header = dict(lg.header or {})
-        header.pop("type", None)
-        details = "; ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}" for k, v in header.items())
-        rows.append(
-            f"<tr><td>{_e(lg.label)}</td><td>{_e(Path(lg.path).name)}</td><td>{lg.summary.n}</td>"
-            f'<td class="q">{_e(details) or "—"}</td></tr>'
-        )
-    return "<table><tr><th>log</th><th>file</th><th>problems</th><th>header</th></tr>" + "".join(rows) + "</table>"
-
-
-def _accuracy_section(logs: Sequence[LogData], published: Sequence[PublishedResult]) -> str:
-    summaries = [lg.summary for lg in logs]
-    benches = _benchmarks(summaries)
-    pub = _published_by_model(benches, published)
-    series = [
-        (f"{lg.label} SA", LOG_COLORS[i % len(LOG_COLORS)], {b: s.sa for b, s in lg.summary.by_benchmark.items()})
-        for i, lg in enumerate(logs)
-    ]
-    series += [
-        (f"{model} (published)", PUBLISHED_COLORS[i % len(PUBLISHED_COLORS)], {b: r.accuracy for b, r in cells.items()})
-        for i, (model, cells) in enumerate(pub.items())
-    ]
-    chart = _svg_grouped_bars(benches, series, title="Solving accuracy per benchmark (ours: rel 1e-4; published: each paper's own check)")
-    head = "<tr><th>benchmark</th>" + "".join(
-        f"<th>{_e(lg.label)}<br>n</th><th>SA</th><th>SA 5%</th><th>ER</th>" for lg in logs
-    ) + "".join(f'<th class="pub">{_e(m)}<br>(published)</th>' for m in pub) + "</tr>"
-    body = []
-    for bench in benches + ["all"]:
-        cells = [f"<td>{_e(bench)}</td>"]
-        for lg in logs:
-            s = lg.summary if bench == "all" else lg.summary.by_benchmark.get(bench)
-            if s is None:
-                cells.append("<td>—</td>" * 4)
-            else:
-                cells.append(f"<td>{s.n}</td><td>{_pct(s.sa)}</td><td>{_pct(s.sa_5pct)}</td><td>{_pct(s.er)}</td>")
-        for model, entries in pub.items():
-            r = entries.get(bench)
-            title = f' title="{_e(r.source)} — {_e(r.dataset)}"' if r else ""
-            cells.append(f'<td class="pub"{title}>{_pct(r.accuracy) if r else ""}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    sources = sorted({(r.model, r.metric, r.source, r.dataset) for cells in pub.values() for r in cells.values()})
-    notes = "".join(
-        f"<li><b>{_e(m)}</b>: {_e(metric)}; {_e(src)}; ground truth: {_e(ds)}</li>" for m, metric, src, ds in sources
-    )
-    return (
-        "<h2>Accuracy per benchmark</h2>"
-        + chart
-        + "<table>"
-        + head
-        + "".join(body)
-        + "</table>"
-        + '<p class="note">SA: chosen (majority) sample correct at relative 1e-4 / absolute 1e-6; '
-        "SA 5%: ORLM's convention (integers, 5 % relative); ER: a validated formulation got a solver verdict. "
-        "Published figures use their own copies of the benchmarks and their own checks:</p><ul class=\"note\">"
-        + notes
-        + "</ul>"
-    )
-
-
-def _metrics_section(logs: Sequence[LogData]) -> str:
-    summaries = [lg.summary for lg in logs]
-    head = "<tr><th>metric</th>" + "".join(f"<th>{_e(lg.label)}</th>" for lg in logs)
-    if len(logs) > 1:
-        head += "".join(f"<th>Δ {_e(lg.label)} − {_e(logs[0].label)}</th>" for lg in logs[1:])
-    head += "</tr>"
-    rows = []
-    numeric = {
-        "SA": lambda s: s.sa,
-        "SA (published 5 %)": lambda s: s.sa_5pct,
-        "ER": lambda s: s.er,
-    }
-    for name, getter in _metric_rows(summaries):
-        cells = "".join(f"<td>{_e(getter(s))}</td>" for s in summaries)
-        if len(logs) > 1:
-            if name in numeric:
-                base = numeric[name](summaries[0])
-                for s in summaries[1:]:
-                    delta = numeric[name](s) - base
-                    cls = "good" if delta > 0 else "bad" if delta < 0 else ""
-                    cells += f'<td class="{cls}">{100 * delta:+.1f} pt</td>'
-            else:
-                cells += "<td></td>" * (len(logs) - 1)
-        rows.append(f"<tr><td>{_e(name)}</td>{cells}</tr>")
-    return "<h2>Side by side</h2><table>" + head + "".join(rows) + "</table>"
-
-
-def _taxonomy_section(logs: Sequence[LogData]) -> str:
-    chart = _svg_stacked([(lg.label, lg.summary.taxonomy) for lg in logs], title="Failure taxonomy (one class per problem)")
-    head = "<tr><th>class</th>" + "".join(f"<th>{_e(lg.label)}</th>" for lg in logs) + "</tr>"
-    rows = []
-    for cls in TAXONOMY:
-        cells = "".join(
-            f"<td>{lg.summary.taxonomy.get(cls, 0)} ({_pct(lg.summary.taxonomy.get(cls, 0) / lg.summary.n if lg.summary.n else 0.0, 0)})</td>"
-            for lg in logs
-        )
-        rows.append(f"<tr><td>{_e(cls)}</td>{cells}</tr>")
-    return "<h2>Failure taxonomy</h2>" + chart + "<table>" + head + "".join(rows) + "</table>"
-
-
-def _templates_section(logs: Sequence[LogData]) -> str:
-    names = sorted({t for lg in logs for t in lg.summary.templates})
-    if not names:
-        return "<h2>Constraint templates</h2><p class=\"note\">No formulations with constraints in these logs.</p>"
-    series = [
-        (lg.label, LOG_COLORS[i % len(LOG_COLORS)], {t: st.failure_rate for t, st in lg.summary.templates.items()})
-        for i, lg in enumerate(logs)
-    ]
-    chart = _svg_hbars(names, series, title="Failure rate of formulations using each constraint template")
-    head = "<tr><th>template</th>" + "".join(
-        f"<th>{_e(lg.label)}<br>in passed</th><th>in failed</th><th>failure rate</th>" for lg in logs
-    ) + "</tr>"
-    rows = []
-    for name in names:
-        cells = ""
-        for lg in logs:
-            st = lg.summary.templates.get(name)
-            if st is None:
-                cells += "<td>—</td><td>—</td><td>—</td>"
-            else:
-                cells += (
-                    f'<td title="{st.uses_passed} constraints">{st.problems_passed}</td>'
-                    f'<td title="{st.uses_failed} constraints">{st.problems_failed}</td><td>{_pct(st.failure_rate)}</td>'
-                )
-        rows.append(f"<tr><td>{_e(name)}</td>{cells}</tr>")
-    return (
-        "<h2>Constraint templates</h2>"
-        + chart
-        + "<table>"
-        + head
-        + "".join(rows)
-        + "</table><p class=\"note\">Counts are formulations (chosen sample per problem) that use the template; "
-        "hover for the number of constraints.</p>"
-    )
-
-
-def _verdict(record: Mapping[str, Any] | None) -> tuple[bool, str]:
-    if record is None:
-        return False, "not run"
-    scored = score_record(record)
-    samples = record.get("samples") or []
-    chosen = scored["chosen"]
-    sample = samples[chosen] if chosen is not None else None
-    cls = classify(sample, record.get("answer"))
-    objective = (sample or {}).get("objective")
-    text = cls if objective is None else f"{cls}: {objective:g}" if isinstance(objective, (int, float)) else cls
-    return bool(scored["correct"]), text
-
-
-def _problems_section(logs: Sequence[LogData], limit: int = 200) -> str:
-    index: dict[tuple[str, str], dict[str, dict]] = {}
-    order: list[tuple[str, str]] = []
-    for lg in logs:
-        for record in lg.records:
-            key = (str(record.get("benchmark", "")), str(record.get("id", "")))
-            if key not in index:
-                index[key] = {}
-                order.append(key)
-            index[key][lg.label] = record
-    rows = []
-    for key in order:
-        per_log = index[key]
-        verdicts = [_verdict(per_log.get(lg.label)) for lg in logs]
-        flags = [ok for ok, _ in verdicts]
-        if len(logs) > 1:
-            if all(flags) or (not any(flags) and len(per_log) == len(logs)):
-                continue
-        elif flags[0]:
-            continue
-        any_record = next(iter(per_log.values()))
-        question = str(any_record.get("question") or "")
-        excerpt = question if len(question) <= 400 else question[:400] + " …"
-        cells = "".join(
-            f'<td class="{"good" if ok else "bad"}">{"✓" if ok else "✗"} {_e(text)}</td>' for ok, text in verdicts
-        )
-        rows.append(
-            f"<tr><td>{_e(key[0])}/{_e(key[1])}</td><td class=\"q\">{_e(excerpt)}</td>"
-            f"<td>{_e(any_record.get('answer'))}</td>{cells}</tr>"
-        )
-        if len(rows) >= limit:
-            break
-    title = "Problems where the logs disagree" if len(logs) > 1 else "Failed problems"
-    if not rows:
-        return f"<h2>{title}</h2><p class=\"note\">None.</p>"
-    head = "<tr><th>problem</th><th>question</th><th>answer</th>" + "".join(f"<th>{_e(lg.label)}</th>" for lg in logs) + "</tr>"
-    more = f'<p class="note">First {limit} shown.</p>' if len(rows) >= limit else ""
-    return f"<h2>{title}</h2><table>{head}{''.join(rows)}</table>{more}"
-
-
-def render_html(logs: Sequence[LogData], published: Sequence[PublishedResult] = PUBLISHED, title: str = "nlopt eval report") -> str:
-    """The report as one HTML string (no external assets)."""
-    body = [
-        f"<h1>{_e(title)}</h1>",
-        _header_table(logs),
-        _accuracy_section(logs, published),
-        _metrics_section(logs),
-        _taxonomy_section(logs),
-        _templates_section(logs),
-        _problems_section(logs),
-    ]
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        + "\n".join(body)
-        + "</body></html>\n"
-    )
+    return render(logs, published, title, MAX_PROBLEMS if max_problems is None else max_problems)
 
 
 def write_html(
