@@ -147,13 +147,14 @@ def assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] 
 
     Module-level and free of pipeline state so that it can run in a process pool.
     """
-    a = _assess(draft, text, solve)
+    a = _assess(draft, text, solve, max_terms)
     if not a.messages:
         a.messages = list(a.problems)
     return a
 
 
-def _assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] | None) -> Assessment:
+def _assess(draft: str | dict, text: str, solve: Callable[[Formulation], object] | None,
+            max_terms: int | None = None) -> Assessment:
     a = Assessment(raw=draft if isinstance(draft, str) else json.dumps(draft))
     if isinstance(draft, CutOff):
         a.error_kind = "no_output"
