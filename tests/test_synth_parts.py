@@ -81,4 +81,5 @@ def test_appender_lock_and_torn_line(tmp_path):
 def test_terminal_text_is_plain():
     from nlopt_milp.cli.synth_report import plain
 
-    assert plain("fam\x1b[31mily[/]\x07") == "fam[31mily\\[/]"
+    # control characters shown as visible escapes (core.text.safe_text), rich markup escaped
+    assert plain("fam\x1b[31mily[/]\x07") == "fam\\x1b[31mily\\[/]\\x07"

@@ -149,6 +149,8 @@ def _run_async(coro_factory, where: str, out, counts: dict):
         raise typer.Exit(EXIT_BACKEND)
 
 
+from .llm_cmds import BackendName, ModeName  # noqa: E402 - light: typer only
+
 BACKEND_HELP = "openai (any OpenAI-compatible server) or vllm (in-process, batched)."
 URL_HELP = "Server URL; repeat to spread requests over several servers."
 
@@ -213,7 +215,7 @@ def backtranslate_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="JSONL of texts (appended)."),
     refine: int = typer.Option(1, "--refine", min=0, max=20, help="Critique-and-rewrite rounds."),
     concurrency: int = typer.Option(64, min=1, max=4096, help="Instances in flight at once."),
-    backend: str = typer.Option("openai", help=BACKEND_HELP),
+    backend: BackendName = typer.Option(BackendName.openai, help=BACKEND_HELP),
     base_url: Optional[list[str]] = typer.Option(None, "--base-url", envvar="NLOPT_BASE_URL", help=URL_HELP),
     model: Optional[str] = typer.Option(None, envvar="NLOPT_MODEL", help="Model (default: first listed)."),
     cache: Optional[str] = typer.Option(None, help="Record/replay directory for LLM requests."),
@@ -331,7 +333,7 @@ def verify_cmd(
     texts: Path = typer.Argument(..., help="JSONL from `nlopt synth backtranslate` (or any records with id, text, "
                                            "objective, status, and formulation for --target gold)."),
     out: Path = typer.Option(..., "--out", "-o", help="Dataset folder (Hugging Face layout)."),
-    mode: str = typer.Option("staged", help="staged (three requests) or single (one request)."),
+    mode: ModeName = typer.Option(ModeName.staged, help="staged (three requests) or single (one request)."),
     samples: int = typer.Option(1, "--samples", "-k", min=1, max=64, help="Forward formulations per text."),
     max_repairs: int = typer.Option(3, min=0, max=20, help="Self-correction rounds per sample."),
     concurrency: int = typer.Option(64, min=1, max=4096, help="Texts in flight at once."),
@@ -344,7 +346,7 @@ def verify_cmd(
     workers: int = typer.Option(2, min=1, max=256, help="Solver processes."),
     shard_rows: int = typer.Option(50_000, min=1, help="Rows per parquet shard."),
     license: str = typer.Option("mit", help="License declared in the dataset card."),
-    backend: str = typer.Option("openai", help=BACKEND_HELP),
+    backend: BackendName = typer.Option(BackendName.openai, help=BACKEND_HELP),
     base_url: Optional[list[str]] = typer.Option(None, "--base-url", envvar="NLOPT_BASE_URL", help=URL_HELP),
     model: Optional[str] = typer.Option(None, envvar="NLOPT_MODEL", help="Model (default: first listed)."),
     cache: Optional[str] = typer.Option(None, help="Record/replay directory for LLM requests."),
@@ -370,7 +372,7 @@ def run_cmd(
     complexity: int = typer.Option(2, "--complexity", "-c", min=1, max=5, help="1 .. 5."),
     seed: int = typer.Option(0, "--seed", help="Run seed."),
     refine: int = typer.Option(1, "--refine", min=0, max=20, help="Critique-and-rewrite rounds."),
-    mode: str = typer.Option("staged", help="staged or single."),
+    mode: ModeName = typer.Option(ModeName.staged, help="staged or single."),
     samples: int = typer.Option(1, "--samples", "-k", min=1, max=64, help="Forward formulations per text."),
     max_repairs: int = typer.Option(3, min=0, max=20, help="Self-correction rounds per sample."),
     tolerance: float = typer.Option(1e-6, min=0.0, help="Acceptance tolerance."),
@@ -379,7 +381,7 @@ def run_cmd(
     no_decontaminate: bool = typer.Option(False, "--no-decontaminate", help="Skip the 13-gram check."),
     concurrency: int = typer.Option(64, min=1, max=4096, help="Requests in flight."),
     workers: int = typer.Option(2, min=1, max=256, help="Generator / solver processes."),
-    backend: str = typer.Option("openai", help=BACKEND_HELP),
+    backend: BackendName = typer.Option(BackendName.openai, help=BACKEND_HELP),
     base_url: Optional[list[str]] = typer.Option(None, "--base-url", envvar="NLOPT_BASE_URL", help=URL_HELP),
     model: Optional[str] = typer.Option(None, envvar="NLOPT_MODEL", help="Model."),
     cache: Optional[str] = typer.Option(None, help="Record/replay directory for LLM requests."),

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
-from ..eval.report import _CSS, _e, _svg_hbars
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from ..core.text import safe_text
+from ..eval.charts import grouped_hbars
+from ..eval.report_html import _CSS, _e
 
 
 def plain(value) -> str:
     """Text from a file or a model, safe for the terminal: no control characters, no rich markup."""
-    return escape(_CONTROL.sub("", str(value)))
+    return escape(safe_text(str(value)))
 
 
 def _pct(x) -> str:
@@ -63,17 +61,21 @@ def _table_html(headers: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _hbars(items: list, series: list, title: str) -> str:
+    return grouped_hbars(items, series, title=title, xlabel="fraction")
+
+
 def render_html(st: dict, title: str) -> str:
     fam = st["by_family"]
-    chart = _svg_hbars(list(fam), [("acceptance", "#2f6fdf", {k: v["acceptance"] for k, v in fam.items()
+    chart = _hbars(list(fam), [("acceptance", {k: v["acceptance"] for k, v in fam.items()
                                                                if v["acceptance"] is not None})],
                        title="acceptance per family (train / (train + hard))")
     band = st["by_band"]
-    band_chart = _svg_hbars(list(band), [("acceptance", "#1a7f37", {k: v["acceptance"] for k, v in band.items()
+    band_chart = _hbars(list(band), [("acceptance", {k: v["acceptance"] for k, v in band.items()
                                                                      if v["acceptance"] is not None})],
                             title="acceptance per complexity band")
     lengths = st["text_words"]
-    len_chart = _svg_hbars(list(lengths), [("median words / longest median", "#b26a00",
+    len_chart = _hbars(list(lengths), [("median words / longest median",
                                             {k: (v.get("median") or 0) / max(1, max((x.get("median") or 0)
                                                                                     for x in lengths.values()))
                                              for k, v in lengths.items() if v.get("n")})],
