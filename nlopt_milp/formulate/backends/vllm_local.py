@@ -34,7 +34,8 @@ def build_sampling_params(req: ChatRequest) -> Any:
     }
     if req.schema is not None:
         if hasattr(sp, "StructuredOutputsParams"):
-            kwargs["structured_outputs"] = sp.StructuredOutputsParams(json=req.schema)
+            # no free whitespace: a grammar that allows it lets small models run on in blanks
+            kwargs["structured_outputs"] = sp.StructuredOutputsParams(json=req.schema, disable_any_whitespace=True)
         elif hasattr(sp, "GuidedDecodingParams"):
             kwargs["guided_decoding"] = sp.GuidedDecodingParams(json=req.schema)
         else:
