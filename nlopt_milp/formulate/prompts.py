@@ -396,8 +396,13 @@ def pick_examples(problem: str, k: int = EXAMPLES_SHOWN) -> list[dict]:
     return [bank()[i] for i in sorted(ranked[:k])]
 
 
+# Examples are written with the separators vLLM's default engine (xgrammar) forces once free
+# whitespace is switched off (`disable_any_whitespace`), so a model copying them stays in the grammar.
+SEPARATORS = (", ", ": ")
+
+
 def _dump(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(obj, separators=SEPARATORS, ensure_ascii=False)
 
 
 def stage_answers(ex: dict) -> dict[str, dict]:
