@@ -406,7 +406,11 @@ def _dump(obj) -> str:
 
 
 def stage_answers(ex: dict) -> dict[str, dict]:
-    """An example's answer for each stage, rendered from the data model (every field written, schema order)."""
+    """An example's answer for each stage, rendered from the data model (every field written, schema order).
+
+    `ex`: {"problem", "formulation", and optionally "objective_source", "notes" (per stage), "readings"
+    (per constraint), "roles" (per sentence)}.
+    """
     f = ex["formulation"]
     notes = ex.get("notes", {})
     readings = ex.get("readings", {})
@@ -425,7 +429,7 @@ def stage_answers(ex: dict) -> dict[str, dict]:
     classification = Classification.model_validate({
         "notes": notes.get("classify", ""),
         "sentences": [{"text": s, "role": roles.get(s, _role(s, f))} for s in sents],
-        "objective": {"source": ex["objective_source"], "description": f["objective"].get("description", ""),
+        "objective": {"source": ex.get("objective_source") or sents[-1], "description": f["objective"].get("description", ""),
                       "sense": f["objective"]["sense"]},
         "constraints": classified,
     })
