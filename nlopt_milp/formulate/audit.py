@@ -51,8 +51,10 @@ def _formulation_numbers(f: Formulation) -> set[float]:
         elif isinstance(v, (int, float)):
             nums.add(float(v))
 
+    referenced = _names(_expressions(f)) | {b for v in f.variables for b in (v.lower, v.upper) if isinstance(b, str)}
     for p in f.parameters:
-        walk(p.value)
+        if p.name in referenced:  # data declared but never used does not use its numbers
+            walk(p.value)
     for v in f.variables:
         for b in (v.lower, v.upper):
             if isinstance(b, (int, float)):

@@ -5,8 +5,9 @@ Samples without a verdict (no formulation, solver error, time limit) do not vote
 
 - Values are grouped at the scorer's tolerance (relative 1e-4, absolute 1e-6 near zero):
   the value with the most others within tolerance of it is a group's centre, its group is
-  those values, and the rest are grouped the same way. Groups never chain (every member is
-  within tolerance of the centre) and do not depend on sample order.
+  those values, and the rest are grouped the same way (equal counts: the tighter group, then
+  the lower value). Groups never chain (every member is within tolerance of the centre) and
+  do not depend on sample order.
 - Infeasible and unbounded are separate verdicts. A value group wins unless the samples
   without a solution are a strict majority of the votes; then the larger of the two wins.
 - Ties go to fewer audit findings (mean over the group), then fewer repairs, then sample order.
@@ -66,7 +67,8 @@ def vote(verdicts: list[tuple | None], rel_tol: float = 1e-4, abs_tol: float = 1
     while left:
         def near(k):
             return [j for j in left if _close(left[k], left[j], rel_tol, abs_tol)]
-        centre = max(left, key=lambda k: (len(near(k)), -k))
+        # most neighbours; then the tightest group; then the lower value (never the sample order)
+        centre = max(left, key=lambda k: (len(near(k)), -sum(abs(left[j] - left[k]) for j in near(k)), -left[k]))
         members = sorted(near(centre))
         groups.append(Group("value", left[centre], members))
         for j in members:
