@@ -461,3 +461,20 @@ def test_examples_are_picked_by_similarity():
     shown = P.examples_block("Two depots send crates to shops; how many crates on each route?", "entities")
     assert "Two depots, North and South" in shown
     assert shown.count("Example ") == 2 * P.EXAMPLES_SHOWN
+
+
+def test_failing_constraints_alone_are_filled_again_in_staged_mode():
+    a = P.stage_answers(SMOOTHIE)
+    bad = copy.deepcopy(a["fill"])
+    bad["constraints"]["banana_vs_berry"]["slots"]["y"] = "berries"
+    fixed = {"notes": "", "objective": a["fill"]["objective"],
+             "constraints": {"banana_vs_berry": a["fill"]["constraints"]["banana_vs_berry"]}}
+    with ScriptedServer() as server:
+        server.script(json.dumps(a["entities"]), json.dumps(a["classify"]), json.dumps(bad), json.dumps(fixed))
+        out = Pipeline(backend(server), mode="staged").run(SMOOTHIE["problem"])
+        repair = server.chat_requests[3].json
+    schema = repair["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["constraints"]["required"] == ["banana_vs_berry"]
+    assert "unknown name berries; did you mean berry?" in repair["messages"][-1]["content"]
+    assert out.best.repairs == 1 and out.best.result.objective == pytest.approx(395)
+    assert [c.name for c in out.best.formulation.constraints] == [c["name"] for c in SMOOTHIE["formulation"]["constraints"]]

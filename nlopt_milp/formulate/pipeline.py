@@ -365,7 +365,7 @@ class Pipeline:
                                         lambda o: _filled(o, classification))
         if filled is None:
             return raw
-        return assemble(entities, classification, filled)
+        return StagedDraft(assemble(entities, classification, filled), entities, classification, filled, text)
 
     # -- one sample: check, solve, repair, review ---------------------------------------
 
@@ -403,6 +403,9 @@ class Pipeline:
             if rnd == self.max_repairs:
                 break
             out.repairs += 1
+            if isinstance(draft, StagedDraft) and _failing_constraints(problems, draft):
+                draft = await self._repair_constraints(k, draft, problems, trace, rnd + 1)
+                continue
             listed = problems + [f"(warning) {f}" for f in out.findings]
             current = out.raw if out.formulation is None else _model_json(out.formulation)
             user = P.text("repair").format(problem=text, formulation=current,
@@ -410,6 +413,30 @@ class Pipeline:
             draft = (await self._ask(trace, k, "repair", rnd + 1, user, P.stage_schema("formulation"),
                                      "formulation"))[0]
         return out
+
+    async def _repair_constraints(self, k: int, draft: "StagedDraft", problems: list[str], trace: Trace,
+                                  rnd: int) -> "StagedDraft | str":
+        """Ask stage 3 again for the failing constraints only (schema keyed by their names), keeping the rest."""
+        failing = _failing_constraints(problems, draft)
+        subset = draft.classification.model_copy(
+            update={"constraints": [c for c in draft.classification.constraints if c.name in failing]})
+        previous = {"objective": draft.filled["objective"],
+                    "constraints": {n: draft.filled["constraints"].get(n) for n in failing}}
+        user = P.text("stage3_fill").format(
+            examples=P.examples_block(draft.text, "fill"), problem=draft.text,
+            entities=draft.entities.model_dump_json(exclude={"notes"}),
+            classification=subset.model_dump_json(exclude={"notes", "sentences"}))
+        user += P.text("stage_retry").format(answer=json.dumps(previous, ensure_ascii=False)[:4000],
+                                             errors="\n".join(f"- {p}" for p in problems))
+        reply = (await self._ask(trace, k, "fill", rnd, user, P.fill_schema(draft.entities, subset), "fill"))[0]
+        try:
+            new = _filled(_reply_json(reply), subset)
+        except (NoJSONFound, ValueError) as e:
+            trace.events[-1].errors.extend(f"fill: {p}" for p in _stage_problems(e))
+            return reply
+        filled = {**draft.filled, "constraints": {**draft.filled["constraints"], **new["constraints"]}}
+        return StagedDraft(assemble(draft.entities, draft.classification, filled), draft.entities,
+                           draft.classification, filled, draft.text)
 
     async def _review(self, k: int, text: str, trace: Trace, out: SampleOutcome, rnd: int) -> None:
         """A solved formulation that leaves numbers of the text unused or variables unconstrained gets one
@@ -462,6 +489,35 @@ class Pipeline:
     def formulate(self, text: str) -> Outcome:
         """Stop after the formulation: repairs use validation only, nothing is solved."""
         return asyncio.run(self.arun(text, solve=False))
+
+
+class StagedDraft(dict):
+    """An assembled staged formulation that remembers its stage answers, so a repair can redo only the
+    constraints that fail."""
+
+    def __init__(self, formulation: dict, entities, classification, filled: dict, text: str):
+        super().__init__(formulation)
+        self.entities, self.classification, self.filled, self.text = entities, classification, filled, text
+
+    def __reduce__(self):  # a plain dict in a process pool: assess needs only the formulation
+        return (dict, (dict(self),))
+
+
+_CONSTRAINT_PATH = re.compile(r"^constraints\[(\d+)\]")
+
+
+def _failing_constraints(problems: list[str], draft: StagedDraft) -> list[str]:
+    """Names of the constraints the problems are about, when every problem is about a constraint's slots
+    (or its forall/where); else [] (then the whole formulation is repaired)."""
+    names = [c.name for c in draft.classification.constraints]
+    out = []
+    for p in problems:
+        m = _CONSTRAINT_PATH.match(p)
+        if not m or int(m.group(1)) >= len(names) or not re.match(r"^constraints\[\d+\]\.(slots|forall|where)", p):
+            return []
+        if names[int(m.group(1))] not in out:
+            out.append(names[int(m.group(1))])
+    return out
 
 
 STAGE_RETRIES = 1  # a stage-1/2/3 reply that fails its own check is asked again once, the earlier stages kept
