@@ -324,15 +324,17 @@ def test_metrics_on_known_records():
     summary = summarize([{"type": "header", "model": "m"}] + _records())
     assert summary.n == 4
     assert summary.samples_per_problem == 3
-    assert summary.sa == 0.5
-    assert summary.sa_5pct == 0.75  # 40 vs 42 passes at 5 %
+    # c: infeasible against one optimum is a tie, and a group with a solution wins unless "no solution"
+    # is a strict majority (formulate/voting.py), so c's chosen sample is the wrong 10
+    assert summary.sa == 0.25
+    assert summary.sa_5pct == 0.5  # 40 vs 42 passes at 5 %
     assert summary.er == 0.75
     assert summary.ast == 0.5
     assert set(summary.pass_at_k) == {1, 2, 3}
     assert math.isclose(summary.pass_at_k[1], 1 / 3)
     assert math.isclose(summary.pass_at_k[2], 7 / 12)
     assert math.isclose(summary.pass_at_k[3], 3 / 4)
-    assert summary.maj_at_k == {2: 0.5, 3: 0.5}
+    assert summary.maj_at_k == {2: 0.25, 3: 0.25}  # c: see above
     assert summary.taxonomy["correct"] == 2
     assert summary.taxonomy["wrong_objective"] == 1
     assert summary.taxonomy["no_output"] == 1

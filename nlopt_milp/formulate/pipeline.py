@@ -446,8 +446,12 @@ class Pipeline:
             return
         user = P.text("review").format(problem=text, formulation=_model_json(out.formulation),
                                        errors="\n".join(f"- {f}" for f in out.findings))
-        draft = (await self._ask(trace, k, "review", rnd + 1, user, P.stage_schema("formulation"),
-                                 "formulation"))[0]
+        try:
+            draft = (await self._ask(trace, k, "review", rnd + 1, user, P.stage_schema("formulation"),
+                                     "formulation"))[0]
+        except BackendError:  # the review is a second look, not needed for an answer: the solved one stands
+            trace.events[-1].errors.append("review not taken: the request failed; the first formulation stands")
+            return
         t0 = time.perf_counter()
         a = await self._assess(draft, text, True)
         status = a.result.status if a.result is not None else a.error_kind or "valid"
