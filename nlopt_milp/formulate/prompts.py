@@ -28,7 +28,7 @@ from ..core.formulation import (
 )
 from ..core.templates import BINARY, BINARY_LIST, CATALOG, COMPARISON, CONSTANT, FRACTION, LINEAR, LINEAR_LIST
 
-NOTES_MAX = 400  # characters of free thinking at the start of each stage
+NOTES_MAX = 240  # characters of free thinking at the start of each stage (<= 256: llama.cpp keeps the limit)
 READING_MAX = 200  # characters of a constraint's reading
 MAX_SENTENCES = 200  # more sentences than this: `source` is a plain string, not an enum
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
