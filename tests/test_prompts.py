@@ -365,12 +365,12 @@ def test_catalog_is_generated_from_the_slot_models():
     assert list(lines) == list(TEMPLATE_NAMES)
     for name, line in lines.items():
         model = SLOT_MODELS[name]
-        slots_part = line.split("Slots: ")[1].split(". Example: ")[0]
-        assert [s.split(" (")[0] for s in re.split(r", (?=[a-z_]+ \()", slots_part)] == list(model.model_fields)
+        slots_part = line.split("Slots: ")[1].split(". E.g. ")[0]
+        described = dict(re.findall(r"([a-z_]+) \(([^)]*)\)", slots_part))
+        assert list(described) == list(model.model_fields)
         for slot, f in model.model_fields.items():
             optional = not f.is_required() and f.default is None
-            assert (f"{slot} (" in slots_part) and (", or null)" in slots_part.split(f"{slot} (")[1].split(")")[0] + ")"
-                                                     ) == optional, (name, slot)
+            assert described[slot].endswith("|null") == optional, (name, slot)
         model.model_validate(P.GUIDE[name][2])  # the filled example fits the slot model
     assert "at least" in lines["lower_bound"] and "NOT also in the objective" in lines["fixed_charge"]
     assert len(P.system_prompt()) < 8000  # about 1.5k tokens

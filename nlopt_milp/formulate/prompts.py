@@ -331,9 +331,9 @@ GUIDE: dict[str, tuple[str, str, dict]] = {
                 {"expr": "x + 2 * y - z >= 4"}),
 }
 
-_KIND_WORDS = {LINEAR: "expression", CONSTANT: "constant, no variables", FRACTION: "constant in [0, 1]",
-               BINARY: "one binary variable", COMPARISON: "comparison such as \"x <= 5\"",
-               LINEAR_LIST: "list of expressions", BINARY_LIST: "list of binary variables"}
+# Short kind words (the system prompt explains them): the catalog is read with every request.
+_KIND_WORDS = {LINEAR: "expr", CONSTANT: "const", FRACTION: "fraction", BINARY: "binary",
+               COMPARISON: "comparison", LINEAR_LIST: "[expr]", BINARY_LIST: "[binary]"}
 
 
 def _slot_words(template: str) -> str:
@@ -341,15 +341,15 @@ def _slot_words(template: str) -> str:
     parts = []
     for name, f in slot_fields(template).items():
         if name == "sense":
-            what = "<=, >= or =="
+            what = "<=|>=|=="
         elif name == "mode":
-            what = "at_least, at_most or exactly"
+            what = "at_least|at_most|exactly"
         elif name == "over":
-            what = "list of {index, set}"
+            what = "[{index, set}]"
         else:
-            what = _KIND_WORDS.get(kinds.get(name), "expression")
+            what = _KIND_WORDS.get(kinds.get(name), "expr")
         if f.default is None and not f.is_required():
-            what += ", or null"
+            what += "|null"
         parts.append(f"{name} ({what})")
     return ", ".join(parts)
 
@@ -361,7 +361,7 @@ def catalog() -> str:
         meaning, cues, ex = GUIDE[name]
         cue = f" Cues: {cues}." if cues else ""
         lines.append(f"- {name}: {meaning}.{cue} Slots: {_slot_words(name)}. "
-                     f"Example: {json.dumps(ordered(ex), separators=(',', ':'))}")
+                     f"E.g. {json.dumps(ordered(ex), separators=(',', ':'))}")
     return "\n".join(lines)
 
 
