@@ -605,12 +605,3 @@ def _model_json(f: Formulation) -> str:
     """A formulation as the model writes it (schema order, no file-only fields)."""
     d = f.model_dump(mode="json", exclude={"version", "name", "problem"})
     return json.dumps(P.ordered({"notes": "", **d}), separators=(",", ":"), ensure_ascii=False)
-
-
-def _short(e: Exception) -> str:
-    if isinstance(e, ValidationError):
-        errs = e.errors()
-        first = errs[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        return f"{loc}: {first['msg']}" + (f" (and {len(errs) - 1} more)" if len(errs) > 1 else "")
-    return str(e).splitlines()[0][:200]
