@@ -478,3 +478,17 @@ def test_failing_constraints_alone_are_filled_again_in_staged_mode():
     assert "unknown name berries; did you mean berry?" in repair["messages"][-1]["content"]
     assert out.best.repairs == 1 and out.best.result.objective == pytest.approx(395)
     assert [c.name for c in out.best.formulation.constraints] == [c["name"] for c in SMOOTHIE["formulation"]["constraints"]]
+
+
+def test_stage_two_without_a_direction_is_refused_and_a_needless_one_dropped():
+    from nlopt_milp.formulate.pipeline import _classification
+    a = copy.deepcopy(P.stage_answers(SMOOTHIE)["classify"])
+    vs = next(c for c in a["constraints"] if c["name"] == "banana_vs_berry")
+    vs["sense"] = None
+    with pytest.raises(ValueError, match=r"constraints\[3\] \(banana_vs_berry\): multiple needs a sense"):
+        _classification(a, SMOOTHIE["problem"])
+    b = copy.deepcopy(P.stage_answers(PARK)["classify"])
+    dep = next(c for c in b["constraints"] if c["template"] == "dependency")
+    dep["sense"] = "<="
+    assert next(c for c in _classification(b, PARK["problem"]).constraints
+                if c.template == "dependency").sense is None

@@ -332,11 +332,14 @@ class Pipeline:
         for rnd in range(STAGE_RETRIES + 1):
             if reply is None:
                 reply = (await self._ask(trace, k, stage, rnd, user, schema, stage))[0]
+                event = trace.events[-1]  # appended by _ask with no await since: ours
+            else:  # a reply of the first request (n samples in one): its event is the stage's first
+                event = next(e for e in trace.events if e.stage == stage)
             try:
                 return parse(_reply_json(reply)), reply
             except (NoJSONFound, ValidationError, ValueError) as e:
                 problems = _stage_problems(e)
-                trace.events[-1].errors.extend(f"{stage}: {p}" for p in problems)
+                event.errors.extend(f"{stage}: {p}" for p in problems)
             if rnd == STAGE_RETRIES:
                 break
             user = user + P.text("stage_retry").format(answer=str(reply)[:4000],
@@ -557,8 +560,8 @@ def _classification(obj: dict, text: str) -> P.Classification:
         elif implied and item.sense not in (None, implied):
             other = "lower_bound" if implied == "<=" else "upper_bound"
             problems.append(f"{where}: {item.template} means {implied}; for {item.sense} use {other}")
-        elif not P.has_direction(item.template) and not implied and item.sense is not None:
-            problems.append(f"{where}: {item.template} takes no sense; write null")
+        elif not P.has_direction(item.template) and not implied:
+            item.sense = None  # a template without a direction: a sense written there means nothing
     if problems:
         raise ValueError("; ".join(problems))
     return c
