@@ -323,17 +323,19 @@ def test_metrics_on_known_records():
     summary = summarize([{"type": "header", "model": "m"}] + _records())
     assert summary.n == 4
     assert summary.samples_per_problem == 3
-    assert summary.sa == 0.5
-    assert summary.sa_5pct == 0.75  # 40 vs 42 passes at 5 %
+    # c: infeasible against one optimum is a tie, and a group with a solution wins unless "no solution"
+    # is a strict majority (formulate/voting.py), so c's chosen sample is the wrong 10
+    assert summary.sa == 0.25
+    assert summary.sa_5pct == 0.5  # 40 vs 42 passes at 5 %
     assert summary.er == 0.75
     assert summary.ast == 0.5
     assert set(summary.pass_at_k) == {1, 2, 3}
     assert math.isclose(summary.pass_at_k[1], 1 / 3)
     assert math.isclose(summary.pass_at_k[2], 7 / 12)
     assert math.isclose(summary.pass_at_k[3], 3 / 4)
-    assert summary.maj_at_k == {2: 0.5, 3: 0.5}
-    assert summary.taxonomy["correct"] == 2
-    assert summary.taxonomy["wrong_objective"] == 1
+    assert summary.maj_at_k == {2: 0.25, 3: 0.25}  # c: see above
+    assert summary.taxonomy["correct"] == 1
+    assert summary.taxonomy["wrong_objective"] == 2
     assert summary.taxonomy["no_output"] == 1
     assert sum(summary.taxonomy.values()) == 4
     assert summary.mean_tokens == 165.0
@@ -342,11 +344,11 @@ def test_metrics_on_known_records():
     t = summary.templates
     assert (t["upper_bound"].problems_passed, t["upper_bound"].problems_failed, t["upper_bound"].failure_rate) == (1, 1, 0.5)
     assert (t["ratio"].problems_failed, t["ratio"].uses_failed, t["ratio"].failure_rate) == (1, 2, 1.0)
-    assert t["sum_bound"].failure_rate == 0.0 and t["either_or"].problems_passed == 1
+    assert t["sum_bound"].failure_rate == 0.0 and "either_or" not in t  # c's chosen sample has no constraints
 
     nl4opt, mamo = summary.by_benchmark["nl4opt"], summary.by_benchmark["mamo-easy"]
     assert (nl4opt.n, nl4opt.sa, nl4opt.er, nl4opt.ast) == (2, 0.5, 1.0, 1.0)
-    assert (mamo.n, mamo.sa, mamo.er) == (2, 0.5, 0.5)
+    assert (mamo.n, mamo.sa, mamo.er) == (2, 0.0, 0.5)
 
     data = summary.to_json()
     for key in ("n", "sa", "er", "ast", "sa_5pct", "pass_at_k", "maj_at_k", "taxonomy", "templates", "by_benchmark"):

@@ -128,17 +128,16 @@ def test_clean_sample_records_why_it_stopped(scripted_server):
 
 
 def test_staged_mode_three_requests():
-    entities = {k: MIX[k] for k in ("sets", "parameters", "variables")}
-    classification = {"objective": {"sense": "maximize", "description": "profit"},
-                      "constraints": [{k: c[k] for k in ("name", "source", "template")} for c in MIX["constraints"]]}
-    filled = {"objective": MIX["objective"], "constraints": MIX["constraints"]}
+    answers = P.stage_answers({"problem": TEXT, "formulation": MIX})
     with ScriptedServer() as server:
-        server.script(json.dumps(entities), json.dumps(classification), json.dumps(filled))
+        server.script(*(json.dumps(answers[s]) for s in ("entities", "classify", "fill")))
         out = Pipeline(backend(server), mode="staged").run(TEXT)
         stages = [r.json["response_format"]["json_schema"]["name"] for r in server.chat_requests]
         schemas = [r.json["response_format"]["json_schema"]["schema"] for r in server.chat_requests]
     assert stages == ["entities", "classify", "fill"]
-    assert schemas == [P.stage_schema(s) for s in stages]
+    assert schemas[0] == P.stage_schema("entities")
+    assert schemas[1] == P.classify_schema(TEXT)
+    assert list(schemas[2]["properties"]["constraints"]["properties"]) == [c["name"] for c in MIX["constraints"]]
     assert out.best.result.objective == pytest.approx(MIX_OPT)
 
 
@@ -146,7 +145,8 @@ def test_voting_reports_agreement(scripted_server):
     other = mix()
     other["parameters"][0]["value"] = [30, 60]  # a different model of the same text
     scripted_server.script(json.dumps(MIX), json.dumps(other), json.dumps(MIX))
-    out = Pipeline(backend(scripted_server), mode="single", samples=3).run(TEXT)
+    # review=False: `other` leaves the 50 of the text unused, which would earn it a review round
+    out = Pipeline(backend(scripted_server), mode="single", samples=3, review=False).run(TEXT)
     assert len(scripted_server.chat_requests) == 1  # one request with n=3
     assert scripted_server.chat_requests[0].json["n"] == 3
     assert out.best.result.objective == pytest.approx(MIX_OPT)
@@ -161,78 +161,6 @@ def test_formulate_only_does_not_solve(scripted_server):
     out = Pipeline(backend(scripted_server), mode="single").formulate(TEXT)
     assert out.best.formulation is not None and out.best.result is None
     assert len(scripted_server.chat_requests) == 1
-
-
-def _words(text: str) -> list[str]:
-    import re
-
-    return re.findall(r"[a-z0-9]+", text.lower())
-
-
-def _ngrams(words: list[str], n: int = 13) -> set[tuple[str, ...]]:
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
-
-
-def test_few_shot_example_is_no_problem_we_are_asked_or_measured_on():
-    """The prompts' example must not leak an answer: no 13-word run of it occurs in examples/
-    (the README demo included) or in any shared benchmark file."""
-    from nlopt_milp.eval.datasets import SHARED_BENCHMARKS
-
-    example = P.example()
-    mine = _ngrams(_words(json.dumps(example)))
-    assert len(mine) > 100
-    checked = 0
-    for path in sorted((ROOT / "examples").iterdir()):
-        if path.suffix in (".txt", ".json", ".md"):
-            assert not mine & _ngrams(_words(path.read_text(encoding="utf-8"))), path
-            checked += 1
-    assert checked >= 20
-    if not SHARED_BENCHMARKS.is_dir():
-        pytest.skip(f"benchmark copies not found at {SHARED_BENCHMARKS} (set NLOPT_DATA_DIR)")
-    files = [p for p in SHARED_BENCHMARKS.rglob("*") if p.suffix in (".json", ".jsonl")]
-    assert len(files) >= 10
-    for path in files:
-        # JSON escapes (\n, \u00b0) would split words differently: compare decoded text
-        raw = path.read_text(encoding="utf-8")
-        try:
-            text = json.dumps(json.loads(raw), ensure_ascii=False)
-        except ValueError:
-            text = " ".join(json.dumps(json.loads(line), ensure_ascii=False) for line in raw.splitlines() if line.strip())
-        text = text.replace("\\n", " ")
-        assert not mine & _ngrams(_words(text)), path
-
-
-def test_few_shot_example_validates_and_solves_to_its_brute_force_optimum():
-    from itertools import product
-
-    from nlopt_milp.solve import solve
-
-    example = P.example()
-    f = load(example)
-    assert any(v.domain == "integer" and v.index for v in f.variables)  # shows an indexed integer variable
-    assert all(c.forall for c in f.constraints)  # and quantified constraints
-    assert audit(f) == []
-    for stage, model in P.STAGE_MODELS.items():  # each stage's cut of it fits that stage's schema
-        part = json.loads(P.example_parts()[{"entities": "entities", "classify": "classification",
-                                             "fill": "filled", "formulation": "formulation"}[stage]])
-        if stage == "formulation":
-            part["problem"] = example["problem"]
-        model.model_validate(part)
-    r = solve(f)
-    seats = {"heron": 12, "kestrel": 30}
-    fuel = {("heron", "upstream"): 40, ("heron", "harbour"): 55, ("kestrel", "upstream"): 90,
-            ("kestrel", "harbour"): 110}
-    best = min(
-        sum(fuel[k] * n for k, n in zip(fuel, x))
-        for x in product(range(10), repeat=4)
-        if x[0] + x[1] <= 9 and x[2] + x[3] <= 9
-        and seats["heron"] * x[0] + seats["kestrel"] * x[2] >= 150
-        and seats["heron"] * x[1] + seats["kestrel"] * x[3] >= 210
-    )
-    assert r.status == "optimal" and r.objective == pytest.approx(best)
-    # the problem's numbers, as written in its text, are the ones the brute force uses
-    for n in ("12", "30", "40", "90", "55", "110", "150", "210", "9"):
-        assert f" {n} " in f" {example['problem']} ".replace(",", " ").replace(".", " ")
 
 
 def test_audit_findings():

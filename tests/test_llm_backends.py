@@ -218,7 +218,7 @@ def test_vllm_server_gets_structured_outputs(scripted_server):
     scripted_server.script('{"x": 3}')
     backend_for(scripted_server).complete(request())
     sent = scripted_server.chat_requests[0].json
-    assert sent["structured_outputs"] == {"json": SCHEMA}
+    assert sent["structured_outputs"] == {"json": SCHEMA, "disable_any_whitespace": True}
     assert sent["response_format"]["type"] == "json_schema"
 
 
@@ -398,6 +398,7 @@ def test_vllm_backend_batches_into_one_chat_call(monkeypatch):
     @dc
     class StructuredOutputsParams:
         json: dict
+        disable_any_whitespace: bool = False
 
     @dc
     class SamplingParams:

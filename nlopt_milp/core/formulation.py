@@ -308,6 +308,23 @@ TEMPLATE_NAMES: tuple[str, ...] = (
 )
 
 
+# template name -> its slots model
+SLOT_MODELS: dict[str, type[_Model]] = {
+    c.model_fields["template"].annotation.__args__[0]: c.model_fields["slots"].annotation
+    for c in Constraint.__origin__.__args__  # type: ignore[attr-defined]
+}
+
+
+def meaning_slots(template: str) -> list[str]:
+    """Slots whose default picks a meaning (a direction, a demand, a count).
+
+    A person writing a file may leave them out and get the default; what a model fills
+    must state them (`nlopt_milp.formulate` requires them), since a missing `sense`
+    silently picks a direction.
+    """
+    return [n for n, f in SLOT_MODELS[template].model_fields.items() if not f.is_required() and f.default is not None]
+
+
 class Formulation(_Model):
     version: Literal["1"] = FORMAT_VERSION
     name: str = ""

@@ -1,8 +1,9 @@
 """Audit a formulation against its problem text, without the LLM.
 
-Three checks: every number of the text is used by the formulation (or listed in
+Four checks: every number of the text is used by the formulation (or listed in
 `unused_numbers` with a reason); every variable appears in the objective or a
-constraint; every constraint's source sentence occurs in the text. Findings are
+constraint; no variable is left unconstrained (in no constraint and without an upper
+bound); every constraint's source sentence occurs in the text. Findings are
 warnings for the user and input for self-correction.
 """
 
@@ -20,7 +21,7 @@ _NUMBER = re.compile(r"(?<![\w.])[$€£]?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(%|
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # unused_number | unused_variable | source_not_found
+    kind: str  # unused_number | unused_variable | unconstrained_variable | source_not_found
     path: str
     message: str  # for the user
     hint: str = ""  # what the model should do about it (repair prompts only; users never see it)
@@ -54,8 +55,10 @@ def _formulation_numbers(f: Formulation) -> set[float]:
         elif isinstance(v, (int, float)):
             nums.add(float(v))
 
+    referenced = _names(_expressions(f)) | {b for v in f.variables for b in (v.lower, v.upper) if isinstance(b, str)}
     for p in f.parameters:
-        walk(p.value)
+        if p.name in referenced:  # data declared but never used does not use its numbers
+            walk(p.value)
     for v in f.variables:
         for b in (v.lower, v.upper):
             if isinstance(b, (int, float)):
@@ -89,8 +92,8 @@ def _collect_nums(node, out: set[float]) -> None:
             _collect_nums(child, out)
 
 
-def _expressions(f: Formulation) -> list[str]:
-    out = [f.objective.expr]
+def _expressions(f: Formulation, objective: bool = True) -> list[str]:
+    out = [f.objective.expr] if objective else []
     for c in f.constraints:
         if c.where:
             out.append(c.where)
@@ -99,6 +102,17 @@ def _expressions(f: Formulation) -> list[str]:
                 out.append(v)
             elif isinstance(v, list):
                 out.extend(x for x in v if isinstance(x, str))
+    return out
+
+
+def _names(texts: list[str]) -> set[str]:
+    out: set[str] = set()
+    for t in texts:
+        try:
+            node = E.parse_condition(t) if _is_condition(t) else E.parse(t)
+        except E.ExprError:
+            continue
+        out |= E.names(node)
     return out
 
 
@@ -132,17 +146,16 @@ def audit(f: Formulation, text: str | None = None) -> list[Finding]:
             "use it or list it in unused_numbers with a reason",
         ))
 
-    used_names: set[str] = set()
-    for t in _expressions(f):
-        try:
-            node = E.parse_condition(t) if _is_condition(t) else E.parse(t)
-        except E.ExprError:
-            continue
-        used_names |= E.names(node)
+    used_names = _names(_expressions(f))
+    constrained = _names(_expressions(f, objective=False))
     for k, v in enumerate(f.variables):
         if v.name not in used_names:
             findings.append(Finding("unused_variable", f"variables[{k}]",
                                     f"variable {v.name} appears in neither the objective nor any constraint"))
+        elif v.name not in constrained and v.upper is None:
+            findings.append(Finding("unconstrained_variable", f"variables[{k}]",
+                                    f"variable {v.name} appears in no constraint and has no upper bound; "
+                                    "does a sentence of the text limit it?"))
 
     norm_text = _norm(text)
     for k, c in enumerate(f.constraints):

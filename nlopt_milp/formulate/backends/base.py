@@ -39,6 +39,7 @@ class ChatRequest:
     temperature: float = 0.0
     max_tokens: int | None = None
     seed: int | None = None
+    sample: int = 0  # which sample of a run asks: part of the cache key, so equal prompts of two samples differ
 
 
 @dataclass

@@ -29,6 +29,8 @@ def request_key(model: str, req: ChatRequest) -> str:
         "max_tokens": req.max_tokens,
         "seed": req.seed,
     }
+    if req.sample:  # left out for sample 0, so keys recorded before the field existed still match
+        payload["sample"] = req.sample
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -132,7 +132,8 @@ def build_sampling_params(req: ChatRequest, vllm: Any = None) -> Any:
         if not hasattr(sp, "StructuredOutputsParams"):
             raise BackendError(f"vllm {getattr(vllm, '__version__', '?')} has no StructuredOutputsParams; "
                                f"nlopt needs vllm >= {'.'.join(map(str, MIN_VERSION))}")
-        kwargs["structured_outputs"] = sp.StructuredOutputsParams(json=req.schema)
+        # no free whitespace: a grammar that allows it lets small models run on in blanks
+        kwargs["structured_outputs"] = sp.StructuredOutputsParams(json=req.schema, disable_any_whitespace=True)
     return SamplingParams(**kwargs)
 
 
