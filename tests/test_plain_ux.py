@@ -31,11 +31,12 @@ MIX_OPT = 1350.0  # see test_formulate.py
 
 
 def staged_replies() -> list[str]:
-    entities = {k: MIX[k] for k in ("sets", "parameters", "variables")}
-    classification = {"objective": {"sense": "maximize", "description": "profit"},
-                      "constraints": [{k: c[k] for k in ("name", "source", "template")} for c in MIX["constraints"]]}
-    filled = {"objective": MIX["objective"], "constraints": MIX["constraints"]}
-    return [json.dumps(entities), json.dumps(classification), json.dumps(filled)]
+    """The three stage answers for production_mix, rendered as the prompts' examples are."""
+    from nlopt_milp.formulate import prompts as P
+
+    text = (ROOT / "examples" / "production_mix.txt").read_text(encoding="utf-8")
+    answers = P.stage_answers({"problem": text, "formulation": MIX})
+    return [json.dumps(answers[s]) for s in ("entities", "classify", "fill")]
 
 
 def cli_env() -> dict:
@@ -201,7 +202,8 @@ def test_model_facing_feedback_does_not_reach_the_user(tmp_path):
     problem.write_text(MIX["problem"] + " Delivery costs 7 dollars per order.")  # a number the model ignores
     cut = json.dumps(MIX)[:300]
     with ScriptedServer() as server:
-        server.script(json.dumps(MIX), Reply(content=cut, finish_reason="length"))
+        # the unused number gets one review round (issue 9); the review answers with the same formulation
+        server.script(json.dumps(MIX), json.dumps(MIX))
         proc = subprocess.run(nlopt("solve", str(problem), "--mode", "single", "--max-repairs", "0",
                                     "--base-url", server.base_url),
                               capture_output=True, text=True, env=cli_env(), cwd=ROOT, timeout=120)
@@ -217,7 +219,7 @@ def test_model_facing_feedback_does_not_reach_the_user(tmp_path):
         assert "raise --max-tokens" in proc.stderr
         assert "the user raises" not in proc.stderr and "write it more compactly" not in proc.stderr
         repair_prompt_seen = [r.json["messages"][-1]["content"] for r in server.chat_requests]
-    assert len(repair_prompt_seen) == 2
+    assert len(repair_prompt_seen) == 3  # draft and review of the first run, the cut-off draft of the second
 
 
 def test_repair_prompt_carries_the_model_facing_hint(scripted_server):

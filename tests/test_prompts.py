@@ -197,7 +197,8 @@ def test_a_review_that_breaks_the_formulation_is_not_taken(scripted_server):
     scripted_server.script(json.dumps(lax), "{not json")
     out = Pipeline(backend(scripted_server), mode="single").run(CRATES["problem"])
     assert out.best.result.objective == pytest.approx(0)
-    assert "review not taken: the first formulation stands" in out.trace.events[-1].errors
+    assert "review not taken: the first formulation stands" in out.trace.events[-2].errors
+    assert out.trace.events[-1].stage == "stop"
 
 
 def test_audit_flags_a_variable_that_no_constraint_limits():

@@ -184,7 +184,11 @@ def bench_server(bench_cases):
 
     def responder(request: dict) -> Reply:
         user = request["messages"][-1]["content"]
-        if "\nProblem:\n" not in user or "Your formulation:" in user:  # only first drafts are expected
+        if user.startswith("Your formulation of the problem below solves"):  # a review round: the gold stands
+            problem = user.split("\nProblem:\n", 1)[1].split("\n\nYour formulation:\n", 1)[0]
+            reply = by_text.get(flat(problem))
+            return Reply(content=reply) if reply else Reply(status=400, body={"error": {"message": "unknown text"}})
+        if "\nProblem:\n" not in user or "Your formulation:" in user:  # no repairs are expected
             return Reply(status=400, body={"error": {"message": "unexpected request (not a single-mode draft)"}})
         reply = by_text.get(flat(user.rsplit("\nProblem:\n", 1)[1]))
         if reply is None:
@@ -205,7 +209,7 @@ def _check_bench_output(case, human, as_json) -> None:
     d = one_json(as_json.stdout)
     assert d["status"] == "optimal" and d["exit_code"] == 0
     assert _close(d["objective"], case.answer), (case.id, d["objective"], case.answer)
-    assert d["repairs"] == 0 and d["errors"] == []
+    assert d["repairs"] <= 1 and d["errors"] == []  # 1: a review round (the audit found something)
 
 
 def test_enough_benchmark_problems_match(bench_cases):
@@ -222,7 +226,8 @@ def test_benchmark_problem_end_to_end(k, bench_cases, bench_server, tmp_path):
     as_json = invoke("solve", path, "--mode", "single", "--base-url", bench_server.base_url, "--json")
     _check_bench_output(case, human, as_json)
     sent = bench_server.chat_requests[before:]
-    assert len(sent) == 2
+    reviews = [r for r in sent if r.json["messages"][-1]["content"].startswith("Your formulation of the problem")]
+    assert len(sent) - len(reviews) == 2 and len(reviews) in (0, 2)  # a review round where the audit finds something
     assert case.document.strip() in sent[0].json["messages"][-1]["content"]
 
 

@@ -28,6 +28,7 @@ def fake_vllm(bad_word: str = "BAD", version: str = "0.11.0"):
     @dataclass
     class StructuredOutputsParams:
         json: dict
+        disable_any_whitespace: bool = False  # vLLM >= 0.10.2 has it (no free whitespace in the grammar)
 
     @dataclass
     class SamplingParams:
