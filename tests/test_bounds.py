@@ -197,10 +197,12 @@ def test_grounding_size_limit_solve_layer_and_pipeline():
     assert WorkerSolve(None, max_terms=3)(f).status == "error"
     assert WorkerSolve(None, max_terms=None)(f).status == "optimal"
     # LLM path: a draft over the limit goes back for repair with the reason
-    a = assess(json.dumps(base()), "maximize x", None, max_terms=3)
+    draft = {**base(), "constraints": [{"name": "cap", "template": "general",  # a model writes >= 1 constraint
+                                        "slots": {"expr": "x['a'] <= 5"}}]}
+    a = assess(json.dumps(draft), "maximize x", None, max_terms=3)
     assert a.formulation is None and a.error_kind == "validation_error"
     assert any("--max-terms" in p for p in a.problems)
-    assert assess(json.dumps(base()), "maximize x", None).formulation is not None
+    assert assess(json.dumps(draft), "maximize x", None).formulation is not None
 
 
 def big_assignment(n: int) -> dict:

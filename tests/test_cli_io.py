@@ -259,7 +259,9 @@ def _peak_rss_kb(*args, env=None) -> tuple[int, str]:
             f"sys.argv = ['nlopt', *{list(map(str, args))!r}]\n"
             "try:\n    runpy.run_module('nlopt_milp.cli.app', run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
-            "sys.stderr.write('\\nRSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            # VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would count the parent test process
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+            "sys.stderr.write('\\nRSS %d\\n' % int(hwm))\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env or _env(), cwd=ROOT, timeout=300)
     err = p.stderr.decode()
     return int(err.rsplit("RSS ", 1)[1]), err

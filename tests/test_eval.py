@@ -562,8 +562,13 @@ def test_samples_pass_at_k_and_maj_at_k(plan, tmp_path):
     orders = {a.question: [a.wrong, a.gold, a.gold], b.question: [b.gold, b.wrong, b.gold]}
     requests = []
 
+    reviews = []
+
     def respond(request):
         user = request["messages"][-1]["content"]
+        if user.startswith("Your formulation of the problem below solves"):  # review round: keep it as it is
+            reviews.append(request)
+            return Reply(content=user.split("\n\nYour formulation:\n", 1)[1].split("\n\nCheck findings:", 1)[0])
         requests.append(request)
         (question,) = [q for q in orders if q in user]
         return Reply(content=[json.dumps(f) for f in orders[question]])
