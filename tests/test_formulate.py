@@ -251,3 +251,24 @@ def test_concurrent_problems_go_to_the_engine_as_one_batch(tmp_path):
     assert sorted(r["id"] for r in records) == ["0", "1", "2", "3", "4"]
     assert all(r["correct"] for r in records)
     assert book.batches == [5]  # all five problems' requests in one engine call
+
+
+def test_eval_log_keeps_each_samples_audit_findings(tmp_path):
+    """The report shows a failed or doubtful problem's audit findings: the log must carry them."""
+    import asyncio
+
+    from nlopt_milp.eval.datasets import Sample
+    from nlopt_milp.eval.runner import EvalOptions, run_eval
+
+    text = TEXT + " Delivery costs 7 dollars per order."  # a number the formulation leaves unused
+    with ScriptedServer() as server:
+        server.script(json.dumps(MIX), json.dumps(MIX))  # the draft, then the review round keeps it
+        opts = EvalOptions(mode="single", max_repairs=0, concurrency=1)
+        records = asyncio.run(run_eval([Sample(id="0", question=text, answer=MIX_OPT, raw_answer=MIX_OPT,
+                                               benchmark="b")], backend(server), tmp_path / "log.jsonl", opts, {},
+                                       executor=None))
+    (rec,) = records
+    assert rec["correct"]
+    assert any("the number 7 of the problem text is not used" in f for f in rec["samples"][0]["findings"])
+    logged = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["samples"][0]["findings"] == rec["samples"][0]["findings"]

@@ -140,6 +140,7 @@ def record(sample: Sample, outcome: Outcome | None, error: str | None, seconds: 
             "error": "; ".join(s.errors)[:1000] if s.errors else (r.message if failed else None),
             "error_kind": s.error_kind,
             "templates": sorted({c.template for c in s.formulation.constraints}) if s.formulation else [],
+            "findings": [str(f) for f in s.findings][:20],  # audit, as the user reads it (the report shows them)
             "tokens": sum(e.prompt_tokens + e.completion_tokens for e in mine),
             "seconds": round(sum(e.seconds for e in mine), 4),
         })
