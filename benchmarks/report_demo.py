@@ -21,8 +21,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parents[1] / "shared"  # as in tests/test_eval.py
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from nlopt_milp.data.shared import shared_data_dir  # noqa: E402  (../shared beside the checkout, or NLOPT_DATA_DIR)
+
+SHARED = shared_data_dir()
 
 from scripted_server import Reply, ScriptedServer  # noqa: E402
 
@@ -131,4 +134,8 @@ def run(out_dir: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/nlopt-report-demo")))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out_dir", nargs="?", type=Path, default=Path("/tmp/nlopt-report-demo"))
+    print(run(parser.parse_args().out_dir))
