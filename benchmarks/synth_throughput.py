@@ -63,11 +63,20 @@ def respond(request: dict, golds: dict, delay: float) -> Reply:
     if system == P.WRITER_SYSTEM:
         key = golds["by_model"][re.search(r"The model \(JSON[^\n]*\n([^\n]*)", user).group(1)]
         numbers = re.search(r"written in digits[^\n]*:\n([^\n]*)", user).group(1)
-        return Reply(content=f"Case {key}. A planner has these figures: {numbers}. Find the best plan.", delay=delay)
+        # the key in letters: a stray number in the text would (rightly) draw a review round from the audit
+        return Reply(content=f"Case {_letters(key)}. A planner has these figures: {numbers}. Find the best plan.",
+                     delay=delay)
     if system == P.CRITIC_SYSTEM:
         return Reply(content='{"complete": true, "discrepancies": []}', delay=delay)
-    key = re.search(r"Case (\d+)\.", user).group(1)
+    key = str(int(re.search(r"Case ([a-j]+)\.", user).group(1).translate(_DIGITS)))
     return Reply(content=golds["by_key"][key], delay=delay)
+
+
+_DIGITS = str.maketrans("abcdefghij", "0123456789")
+
+
+def _letters(key: str) -> str:
+    return key.translate(str.maketrans("0123456789", "abcdefghij"))
 
 
 def serve(golds: dict, delay: float, urls, stop) -> None:

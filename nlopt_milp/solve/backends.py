@@ -196,6 +196,9 @@ def _highs_threads(opts: Options) -> None:
         highspy.Highs.resetGlobalScheduler(True)
 
 
+SMALL_MIP_COLUMNS = 200
+
+
 def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
     """HiGHS on the LinearModel directly (no Pyomo); the same results as `solve_highs_pyomo`."""
     start = time.perf_counter()
@@ -211,6 +214,10 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
         h.setOptionValue("threads", int(opts.threads))
     if opts.mip_gap is not None:
         h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
+    if len(lm.columns) <= SMALL_MIP_COLUMNS:
+        # The feasibility-jump heuristic costs ~5 ms on every small MIP (knapsack example: 8.5 -> 3.4 ms)
+        # and branch and bound finds their optimum at once anyway; it stays on for larger models.
+        h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
 
     ran = [0.0]  # seconds inside HiGHS's run(), apart from building the model
 
