@@ -98,7 +98,12 @@ def _trivial(lm: LinearModel, solver: str, origins: dict[str, str]) -> SolveResu
     """Rows without variables that are violated (`0 <= -1`), and models without variables."""
     from .iis import origin_of
 
-    bad = [r for r in lm.rows if not r.coefs and not _holds(r)]
+    import numpy as np
+
+    empty = lm.indptr[:-1] == lm.indptr[1:]
+    tol = TRIVIAL_TOL
+    holds = np.where(lm.row_sense == 0, lm.rhs >= -tol, np.where(lm.row_sense == 1, lm.rhs <= tol, np.abs(lm.rhs) <= tol))
+    bad = [lm.row(k) for k in np.flatnonzero(empty & ~holds).tolist()]
     if bad:
         groups: dict[str, IISMember] = {}
         for r in bad:
@@ -106,18 +111,10 @@ def _trivial(lm: LinearModel, solver: str, origins: dict[str, str]) -> SolveResu
             groups.setdefault(name, IISMember(name, lm.sources.get(r.constraint, ""))).rows.append(r.label)
         return SolveResult("infeasible", solver=solver, iis=list(groups.values()),
                            message="a constraint without variables is violated: " + ", ".join(groups))
-    if not lm.columns:
+    if not lm.n_cols:
         return SolveResult("optimal", objective=lm.objective_constant, solver=solver, message="no variables",
-                           gap=None, slacks={r.label: 0.0 for r in lm.rows} if lm.rows else {})
+                           gap=None, slacks={label: 0.0 for label in lm.row_labels()})
     return None
-
-
-def _holds(r) -> bool:
-    if r.sense == "<=":
-        return 0.0 <= r.rhs + TRIVIAL_TOL
-    if r.sense == ">=":
-        return 0.0 >= r.rhs - TRIVIAL_TOL
-    return abs(r.rhs) <= TRIVIAL_TOL
 
 
 def _short(e: Exception, limit: int = 300) -> str:

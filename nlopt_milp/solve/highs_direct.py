@@ -61,7 +61,7 @@ def new_highs():
 
 
 def highs_model(lm: LinearModel, objective: bool = True):
-    """The flat model as a silent highspy instance (rows in `lm.rows` order, columns in `lm.columns` order).
+    """The flat model as a silent highspy instance (rows and columns in the model's order), from its arrays.
 
     Without `objective` the costs are zero and the sense is minimize (feasibility checks).
     Raises ValueError when HiGHS rejects the model.
@@ -71,32 +71,25 @@ def highs_model(lm: LinearModel, objective: bool = True):
 
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
-    n, m = len(lm.columns), len(lm.rows)
+    n, m = lm.n_cols, lm.n_rows
     lp.num_col_, lp.num_row_ = n, m
-    cost = np.zeros(n)
     if objective:
-        for j, c in lm.objective.items():
-            cost[j] = c
+        lp.col_cost_ = lm.cost
         lp.offset_ = lm.objective_constant
         lp.sense_ = highspy.ObjSense.kMaximize if lm.sense == "maximize" else highspy.ObjSense.kMinimize
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.array([max(c.lower, -inf) for c in lm.columns], dtype=float)
-    lp.col_upper_ = np.array([min(c.upper, inf) for c in lm.columns], dtype=float)
-    lo, hi = row_bounds(lm)
-    lp.row_lower_, lp.row_upper_ = lo, hi
-    starts, index, value = [0], [], []
-    for r in lm.rows:
-        index.extend(r.coefs.keys())
-        value.extend(r.coefs.values())
-        starts.append(len(index))
+    else:
+        lp.col_cost_ = np.zeros(n)
+    lp.col_lower_ = np.maximum(lm.col_lower, -inf)
+    lp.col_upper_ = np.minimum(lm.col_upper, inf)
+    lp.row_lower_, lp.row_upper_ = lm.row_bounds()
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(value, dtype=float)
+    lp.a_matrix_.start_ = lm.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = lm.indices.astype(np.int32)
+    lp.a_matrix_.value_ = lm.values
     if lm.is_mip:
-        lp.integrality_ = [highspy.HighsVarType.kContinuous if c.domain == "continuous" else highspy.HighsVarType.kInteger
-                           for c in lm.columns]
+        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+        lp.integrality_ = [kinds[k] for k in lm.integrality.tolist()]
     h = new_highs()
     if h.passModel(lp) == highspy.HighsStatus.kError:
         raise ValueError("HiGHS rejected the model")
@@ -105,19 +98,13 @@ def highs_model(lm: LinearModel, objective: bool = True):
 
 def row_bounds(lm: LinearModel):
     """Row lower and upper bounds as arrays (-inf / inf where a side is open)."""
+    return lm.row_bounds()
+
+
+def used_columns(lm: LinearModel):
+    """Which columns some row or the objective mentions (the ones a solver's value is meaningful for)."""
     import numpy as np
 
-    lo = np.array([r.rhs if r.sense in (">=", "==") else -math.inf for r in lm.rows], dtype=float)
-    hi = np.array([r.rhs if r.sense in ("<=", "==") else math.inf for r in lm.rows], dtype=float)
-    return lo, hi
-
-
-def used_columns(lm: LinearModel) -> list[bool]:
-    """Which columns some row or the objective mentions (the ones a solver's value is meaningful for)."""
-    used = [False] * len(lm.columns)
-    for j in lm.objective:
-        used[j] = True
-    for r in lm.rows:
-        for j in r.coefs:
-            used[j] = True
+    used = lm.cost != 0
+    used[lm.indices] = True
     return used

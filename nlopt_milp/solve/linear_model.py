@@ -88,6 +88,7 @@ class LinearModel:
         self.col_blocks, self.row_blocks = col_blocks, row_blocks
         self.sources = sources or {}
         self._columns = self._rows = self._objective = self._column_of = None
+        self._col_labels = self._row_labels = None
         self.fallbacks: list[str] = []  # parts the vectorized grounder left to the reference one
 
     # -- sizes and flags -------------------------------------------------------------------
@@ -118,15 +119,29 @@ class LinearModel:
 
         return csr_array((self.values, self.indices, self.indptr), shape=(self.n_rows, self.n_cols))
 
+    def row_reduce(self, entries, ufunc):
+        """`ufunc` over each row's entries (an array aligned with `values`); 0 for an empty row."""
+        import numpy as np
+
+        out = np.zeros(self.n_rows)
+        nonempty = self.indptr[:-1] < self.indptr[1:]
+        if len(entries) and nonempty.any():
+            out[nonempty] = ufunc.reduceat(entries, self.indptr[:-1][nonempty])
+        return out
+
     def activities(self, x):
         """Row activities A x."""
         import numpy as np
 
         x = np.asarray(x, dtype=float)
-        prod = self.values * x[self.indices]
-        out = np.add.reduceat(prod, self.indptr[:-1]) if len(prod) else np.zeros(self.n_rows)
-        out[self.indptr[:-1] == self.indptr[1:]] = 0.0  # empty rows (reduceat repeats the next entry)
-        return out if len(out) == self.n_rows else np.zeros(self.n_rows)
+        return self.row_reduce(self.values * x[self.indices], np.add)
+
+    def slacks(self, x):
+        """rhs - activity for <=, activity - rhs for >= and == (>= 0 when satisfied)."""
+        import numpy as np
+
+        act = self.activities(x)
+        return np.where(self.row_sense == 1, act - self.rhs, self.rhs - act)
 
     # -- labels, built on demand -----------------------------------------------------------
 
@@ -149,7 +164,9 @@ class LinearModel:
         return var_label(self.column_key(j))
 
     def column_labels(self) -> list[str]:
-        return [var_label(c.key) for c in self.columns]
+        if self._col_labels is None:
+            self._col_labels = _labels(self.col_blocks)
+        return self._col_labels
 
     def row_constraint(self, k: int) -> str:
         return self._find(self.row_blocks, k).name
@@ -163,7 +180,16 @@ class LinearModel:
         return Row(b.name, b.index(k - b.start), {}, "", 0.0).label
 
     def row_labels(self) -> list[str]:
-        return [r.label for r in self.rows]
+        if self._row_labels is None:
+            self._row_labels = _labels(self.row_blocks)
+        return self._row_labels
+
+    def column(self, j: int) -> Column:
+        """One column as a `Column` (without building the others)."""
+        if self._columns is not None:
+            return self._columns[j]
+        return Column(self.column_key(j), DOMAINS[self.col_domain[j]], float(self.col_lower[j]),
+                      float(self.col_upper[j]))
 
     def row(self, k: int) -> Row:
         """One row as a `Row` (without building the others)."""
@@ -379,6 +405,20 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
                      cat(rhss, float), col_blocks, row_blocks, sources)
     lm.fallbacks = fallbacks
     return lm
+
+
+def _labels(blocks: list[Block]) -> list[str]:
+    """`name[e1,e2]` of every member of the blocks (as `var_label` and `Row.label` write them)."""
+    out: list[str] = []
+    for b in blocks:
+        if not b.codes:
+            out.extend([b.name] * (b.stop - b.start))
+            continue
+        texts = [[str(e) for e in els] for els in b.elements]
+        parts = [[t[c] for c in codes.tolist()] for codes, t in zip(b.codes, texts)]
+        head = b.name + "["
+        out.extend(head + ",".join(p) + "]" for p in zip(*parts))
+    return out
 
 
 def _key(e):
