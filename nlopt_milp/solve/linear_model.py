@@ -91,6 +91,13 @@ class LinearModel:
         self._col_labels = self._row_labels = None
         self.fallbacks: list[str] = []  # parts the vectorized grounder left to the reference one
 
+    def __getstate__(self) -> dict:
+        # copies keep the arrays only: views cached here would not follow changes to a copy's arrays
+        state = dict(self.__dict__)
+        for k in ("_columns", "_rows", "_objective", "_column_of", "_col_labels", "_row_labels"):
+            state[k] = None
+        return state
+
     # -- sizes and flags -------------------------------------------------------------------
 
     @property
