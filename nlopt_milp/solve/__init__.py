@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..core.ground import BuildTimeout
+from ..core.model import recall
 from ..core.size import size_issues
 from ..core.templates import linearize_nodes
 from .backends import SOLVERS, Options, run
@@ -51,8 +52,11 @@ def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: fl
         if too_big:
             return SolveResult("error", solver=solver, seconds=time.perf_counter() - start,
                                message="the model is too large to build: " + "; ".join(f"{p}: {m}" for p, m in too_big))
-        lin = linearize_nodes(f, deadline)
-        lm = to_linear_model(lin, deadline=deadline)
+        kept = recall(f)  # grounded by `check` already
+        lin, lm = kept if kept is not None else (None, None)
+        if lm is None:
+            lin = linearize_nodes(f, deadline)
+            lm = to_linear_model(lin, deadline=deadline)
         origins = origin_names(f, lin.formulation)
     except BuildTimeout:
         return SolveResult("time_limit", solver=solver, seconds=time.perf_counter() - start,
