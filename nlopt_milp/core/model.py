@@ -90,6 +90,7 @@ class LinearModel:
         self._columns = self._rows = self._objective = self._column_of = None
         self._col_labels = self._row_labels = None
         self.fallbacks: list[str] = []  # parts the vectorized grounder left to the reference one
+        self.build_seconds = 0.0  # set when `check` keeps the model for `solve`
 
     def __getstate__(self) -> dict:
         # copies keep the arrays only: views cached here would not follow changes to a copy's arrays
@@ -487,8 +488,10 @@ def _fingerprint(f: Formulation) -> tuple:
     )
 
 
-def remember(f: Formulation, lin: Linearized, lm: LinearModel) -> None:
+def remember(f: Formulation, lin: Linearized, lm: LinearModel, seconds: float) -> None:
+    """Keep the model of `f`; `seconds`: what building it took (a solve's time limit covers it)."""
     global _last
+    lm.build_seconds = seconds
     _last = (f, _fingerprint(f), lin, lm)
 
 

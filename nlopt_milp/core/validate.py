@@ -13,6 +13,7 @@ import json
 import math
 import re
 import sys
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -427,11 +428,12 @@ def _ground_once(f: Formulation, data: Data) -> bool:
                 for one in (node if isinstance(node, list) else [node]):
                     if not _slot_fine(g, kind, one, fr, binary):
                         return False
+        t0 = time.perf_counter()
         lin = linearize_nodes(f)
         lm = build(lin)
     except Exception:  # noqa: BLE001 - any trouble: the part-by-part check says what it is
         return False
-    remember(f, lin, lm)
+    remember(f, lin, lm, time.perf_counter() - t0)
     return True
 
 

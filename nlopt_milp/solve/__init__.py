@@ -52,8 +52,12 @@ def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: fl
         if too_big:
             return SolveResult("error", solver=solver, seconds=time.perf_counter() - start,
                                message="the model is too large to build: " + "; ".join(f"{p}: {m}" for p, m in too_big))
-        kept = recall(f)  # grounded by `check` already
+        kept = recall(f)  # grounded by `check` already: that build counts against the time limit
         lin, lm = kept if kept is not None else (None, None)
+        if lm is not None and deadline is not None:
+            deadline -= lm.build_seconds
+            if time.monotonic() > deadline:
+                raise BuildTimeout("building the model took longer than the time limit")
         if lm is None:
             lin = linearize_nodes(f, deadline)
             lm = to_linear_model(lin, deadline=deadline)
@@ -66,7 +70,7 @@ def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: fl
         return SolveResult("error", solver=solver, seconds=time.perf_counter() - start,
                            message=f"cannot build the model: {_short(e)}")
     if time_limit is not None:  # what the build left of the time limit goes to the solver
-        time_limit = max(time_limit - (time.monotonic() - t0), 1e-3)
+        time_limit = max(deadline - time.monotonic(), 1e-3)
     res = solve_linear(lm, solver, time_limit=time_limit, mip_gap=mip_gap, threads=threads, iis=iis,
                        origins=origins)
     res.seconds = round(time.perf_counter() - start, 6)
