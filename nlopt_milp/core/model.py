@@ -342,7 +342,8 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
             try:
                 where = E.parse_condition(c.where) if c is not None and c.where else None
                 fr = g.where(g.frame(bindings), where)
-                return g.rows(node, fr), [fr.bind[i][1] for i, _ in bindings]
+                terms, const = g.rows(node, fr)
+                return terms, const, [fr.bind[i][1] for i, _ in bindings]
             except Unsupported as e:
                 fallbacks.append(f"{c.name if c is not None else 'objective'}: {e}")
         envs = list(instances(c, data)) if c is not None else [{}]
@@ -361,19 +362,21 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
             val.append(le.const)
         t = compact(Terms(np.array(inst, dtype=np.int64), np.array(col, dtype=np.int64), np.array(val, dtype=float)), n)
         codes = [np.array([g.codes_of(s)[_key(env[i])] for env in envs], dtype=np.int64) for i, s in bindings]
-        return t, codes
+        is_const = t.col < 0
+        const = np.zeros(len(envs))
+        const[t.inst[is_const]] = t.val[is_const]
+        return Terms(t.inst[~is_const], t.col[~is_const], t.val[~is_const]), const, codes
 
     def objective_label(_):
         return "objective"
 
     try:
-        obj, _ = ground(lin.objective, None, objective_label)
+        obj, obj_consts, _ = ground(lin.objective, None, objective_label)
     except NonFiniteError as e:
         raise NonFiniteError(str(e)) from None
     cost = np.zeros(n)
-    is_var = obj.col >= 0
-    np.add.at(cost, obj.col[is_var], obj.val[is_var])  # each column once after compacting
-    obj_const = float(obj.val[~is_var].sum()) if (~is_var).any() else 0.0
+    cost[obj.col] = obj.val  # each column once after compacting
+    obj_const = float(obj_consts[0])
 
     row_blocks: list[Block] = []
     indptrs, inds, vals, senses, rhss = [], [], [], [], []
@@ -388,12 +391,9 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
         def label(index, name=c.name):
             return Row(name, index, {}, "", 0.0).label
 
-        t, codes = ground(diff, c, label)
+        t, const, codes = ground(diff, c, label)
         rows_n = len(codes[0]) if codes else 1
-        is_const = t.col < 0
-        const = np.zeros(rows_n)
-        const[t.inst[is_const]] = t.val[is_const]
-        keep = ~is_const & (t.val != 0.0)
+        keep = t.val != 0.0
         counts = np.bincount(t.inst[keep], minlength=rows_n)
         indptrs.append(counts)
         inds.append(t.col[keep])

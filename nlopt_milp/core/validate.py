@@ -441,11 +441,8 @@ def _slot_fine(g, kind: str, node, fr, binary) -> bool:
     """`_check_slot` finds nothing in any instance (vectorized; raises vground.Unsupported when unsure)."""
     import numpy as np
 
-    t = g.rows(node, fr)
-    var = t.col >= 0
-    nz = var & (t.val != 0.0)
-    const = np.zeros(fr.n)
-    const[t.inst[~var]] = t.val[~var]
+    t, const = g.rows(node, fr)
+    nz = t.val != 0.0
     if kind in (CONSTANT, FRACTION):
         return not nz.any() and (kind == CONSTANT or bool(((0 <= const) & (const <= 1)).all()))
     count = np.bincount(t.inst[nz], minlength=fr.n)

@@ -40,11 +40,19 @@ _CONST = -1  # the column of constant entries in a `Terms`
 class Frame:
     """`n` instances; `bind` maps each bound index to (set name, element codes of length n)."""
 
-    __slots__ = ("n", "bind")
+    __slots__ = ("n", "bind", "_arange")
 
     def __init__(self, n: int, bind: dict[str, tuple[str, np.ndarray]]):
         self.n = n
         self.bind = bind
+        self._arange = None
+
+    @property
+    def arange(self) -> np.ndarray:
+        """0 .. n-1 (shared: arrays in `Terms` are never changed in place)."""
+        if self._arange is None:
+            self._arange = np.arange(self.n, dtype=np.int64)
+        return self._arange
 
     def take(self, sel: np.ndarray) -> "Frame":
         return Frame(int(len(sel)) if sel.dtype != bool else int(sel.sum()),
@@ -111,12 +119,20 @@ def _concat(parts: list[Terms]) -> Terms:
 def compact(t: Terms, n_cols: int) -> Terms:
     """Each (instance, column) once, its entries summed in order starting from 0.0 (as a dict does).
 
-    Sorted by instance, then column (constant first). Repeated entries are summed one rank at a
+    The terms come sorted by instance, then column; then the constants, one per instance, sorted
+    by instance. Repeated entries are summed one rank at a
     time, so the additions happen in the reference's order (numpy's reductions would pair them up).
     """
     if not len(t.inst):
         return t
     key = t.inst * (n_cols + 1) + (t.col + 1)
+    is_const = t.col == _CONST
+    if is_const.any() and not is_const.all():  # constants and terms never merge: compact each on its own
+        a = compact(Terms(t.inst[~is_const], t.col[~is_const], t.val[~is_const]), n_cols)
+        b = compact(Terms(t.inst[is_const], t.col[is_const], t.val[is_const]), n_cols)
+        return _concat([a, b])
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):  # sorted and no repeats: the common case
+        return t  # (0.0 + v is v but for the sign of a zero, which no result depends on)
     order = np.argsort(key, kind="stable")
     key_s = key[order]
     val_s = t.val[order]
@@ -266,13 +282,28 @@ class Grounder:
             return fr
         return fr.take(self.condition(cond, fr))
 
-    def rows(self, node: E.Node, fr: Frame) -> Terms:
-        """`node` grounded for every instance of `fr`: compacted entries (constant as column -1)."""
+    def rows(self, node: E.Node, fr: Frame) -> tuple[Terms, np.ndarray]:
+        """`node` grounded for every instance of `fr`: its compacted terms (sorted by instance, then
+        column) and its constant per instance."""
         parts: list[Terms] = []
         self.add(node, fr, np.ones(fr.n), parts)
-        t = compact(_concat(parts), self.n_cols)
+        terms, consts = [], []
+        for p in parts:  # terms and constants never merge: each kind is compacted on its own
+            is_const = p.col == _CONST
+            if not is_const.any():
+                terms.append(p)
+            elif is_const.all():
+                consts.append(p)
+            else:
+                terms.append(Terms(p.inst[~is_const], p.col[~is_const], p.val[~is_const]))
+                consts.append(Terms(p.inst[is_const], p.col[is_const], p.val[is_const]))
+        t = compact(_concat(terms), self.n_cols)
+        c = compact(_concat(consts), self.n_cols)
+        const = np.zeros(fr.n)
+        const[c.inst] = c.val
         _finite(t.val)
-        return t
+        _finite(const)
+        return t, const
 
     # -- the walk (mirrors Data._add and Data.evaluate) ------------------------------------
 
@@ -281,9 +312,9 @@ class Grounder:
         self.data.check_deadline()
         if isinstance(node, E.Index):
             kind, col_or_val = self.resolve(node, fr)
-            inst = np.arange(fr.n, dtype=np.int64)
+            inst = fr.arange
             if kind == "variable":
-                acc.append(Terms(inst, col_or_val, coef.copy()))
+                acc.append(Terms(inst, col_or_val, coef))
             else:
                 acc.append(Terms(inst, np.full(fr.n, _CONST, dtype=np.int64), coef * col_or_val))
             return
@@ -329,8 +360,8 @@ class Grounder:
             t = v.t
             acc.append(Terms(t.inst, t.col, coef[t.inst] * t.val))
         else:
-            acc.append(Terms(np.arange(fr.n, dtype=np.int64), np.full(fr.n, _CONST, dtype=np.int64),
-                             coef * self.number(v, fr)))
+            acc.append(Terms(fr.arange, np.full(fr.n, _CONST, dtype=np.int64),
+                             np.broadcast_to(coef * self.number(v, fr), (fr.n,))))
 
     def _not_element(self, node: E.Node, fr: Frame) -> None:
         """The reference evaluates an operand that is a name element first (and fails): leave it to it."""
@@ -420,8 +451,7 @@ class Grounder:
 
     def single(self, cols: np.ndarray, fr: Frame) -> Lin:
         """One variable per instance with coefficient 1 (and constant 0, as `LinExpr.var`)."""
-        inst = np.arange(fr.n, dtype=np.int64)
-        return Lin(Terms(inst, cols, np.ones(fr.n)), np.ones(fr.n, dtype=bool))
+        return Lin(Terms(fr.arange, cols, np.ones(fr.n)), np.ones(fr.n, dtype=bool))
 
     def resolve(self, node: E.Index, fr: Frame):
         """("variable", column array) or ("parameter", value array) of `name[args]`."""

@@ -43,6 +43,7 @@ def quiet_fds():
 
 
 _banner_shown = False
+COLWISE_FROM = 50_000  # nonzeros; below, the row-wise matrix goes as it is (and scipy is not imported)
 
 
 def new_highs():
@@ -82,11 +83,19 @@ def highs_model(lm: LinearModel, objective: bool = True):
     lp.col_lower_ = np.maximum(lm.col_lower, -inf)
     lp.col_upper_ = np.minimum(lm.col_upper, inf)
     lp.row_lower_, lp.row_upper_ = lm.row_bounds()
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-    lp.a_matrix_.start_ = lm.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = lm.indices.astype(np.int32)
-    lp.a_matrix_.value_ = lm.values
+    if len(lm.values) > COLWISE_FROM:  # HiGHS transposes a row-wise matrix slowly; scipy does it fast
+        from scipy.sparse import csr_array
+
+        a = csr_array((lm.values, lm.indices, lm.indptr), shape=(m, n)).tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        start, index, value = a.indptr, a.indices, a.data
+    else:
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        start, index, value = lm.indptr, lm.indices, lm.values
+    lp.a_matrix_.start_ = start.astype(np.int32, copy=False)
+    lp.a_matrix_.index_ = index.astype(np.int32, copy=False)
+    lp.a_matrix_.value_ = value
     if lm.is_mip:
         kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
         lp.integrality_ = [kinds[k] for k in lm.integrality.tolist()]
