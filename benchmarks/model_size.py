@@ -17,7 +17,7 @@ alternating order over `--repeat` rounds; medians are shown. Approaches:
   vectorized, and keeps it) -> HiGHS (`solve`): phases load, check, ground (inside check),
   pass (arrays -> `passModel`), solve (HiGHS `run`), read back (values checked against the
   rows, labels, slacks, duals);
-* ``highspy``: the same data -> numpy arrays -> `HighsLp` -> `passModel` -> `run()`;
+* ``highspy``: the same data -> numpy arrays -> `passModel` (highspy's array form) -> `run()`;
 * ``linopy``: linopy's model (xarray) -> `to_highspy()` -> `run()` (skipped if linopy is missing);
 * ``pyomo``: a Pyomo `ConcreteModel` -> Pyomo's HiGHS interface (pass and solve in one).
 
@@ -202,23 +202,16 @@ def run_ours(family: str, d: dict, solve_it: bool) -> dict:
 
 
 def _highs(num_col, cost, lo, hi, rlo, rhi, start, index, value, integrality=None, colwise=False):
+    """Arrays straight into HiGHS: highspy's array form of `passModel` (the fastest way in)."""
     import highspy
     import numpy as np
 
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = num_col, len(rlo)
-    lp.col_cost_ = cost
-    lp.col_lower_, lp.col_upper_ = np.minimum(np.maximum(lo, -inf), inf), np.minimum(np.maximum(hi, -inf), inf)
-    lp.row_lower_, lp.row_upper_ = np.maximum(rlo, -inf), np.minimum(rhi, inf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise if colwise else highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
-    if integrality is not None:
-        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-        lp.integrality_ = [kinds[k] for k in integrality.tolist()]
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.passModel(lp)
+    fmt = highspy.MatrixFormat.kColwise if colwise else highspy.MatrixFormat.kRowwise
+    integ = np.zeros(num_col, dtype=np.int32) if integrality is None else integrality.astype(np.int32)
+    h.passModel(num_col, len(rlo), len(value), int(fmt.value), 1, 0.0, cost, lo, hi, rlo, rhi,
+                start.astype(np.int32), index.astype(np.int32), value, integ)
     return h
 
 

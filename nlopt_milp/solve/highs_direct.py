@@ -43,7 +43,6 @@ def quiet_fds():
 
 
 _banner_shown = False
-COLWISE_FROM = 50_000  # nonzeros; below, the row-wise matrix goes as it is (and scipy is not imported)
 
 
 def new_highs():
@@ -64,43 +63,26 @@ def new_highs():
 def highs_model(lm: LinearModel, objective: bool = True):
     """The flat model as a silent highspy instance (rows and columns in the model's order), from its arrays.
 
+    The arrays go to HiGHS through highspy's array form of `passModel` (no per-element conversion).
     Without `objective` the costs are zero and the sense is minimize (feasibility checks).
     Raises ValueError when HiGHS rejects the model.
     """
     import highspy
     import numpy as np
 
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
     n, m = lm.n_cols, lm.n_rows
-    lp.num_col_, lp.num_row_ = n, m
-    if objective:
-        lp.col_cost_ = lm.cost
-        lp.offset_ = lm.objective_constant
-        lp.sense_ = highspy.ObjSense.kMaximize if lm.sense == "maximize" else highspy.ObjSense.kMinimize
-    else:
-        lp.col_cost_ = np.zeros(n)
-    lp.col_lower_ = np.maximum(lm.col_lower, -inf)
-    lp.col_upper_ = np.minimum(lm.col_upper, inf)
-    lp.row_lower_, lp.row_upper_ = lm.row_bounds()
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-    if len(lm.values) > COLWISE_FROM:  # HiGHS transposes a row-wise matrix slowly; scipy does it fast
-        from scipy.sparse import csr_array
-
-        a = csr_array((lm.values, lm.indices, lm.indptr), shape=(m, n)).tocsc()
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        start, index, value = a.indptr, a.indices, a.data
-    else:
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        start, index, value = lm.indptr, lm.indices, lm.values
-    lp.a_matrix_.start_ = start.astype(np.int32, copy=False)
-    lp.a_matrix_.index_ = index.astype(np.int32, copy=False)
-    lp.a_matrix_.value_ = value
-    if lm.is_mip:
-        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-        lp.integrality_ = [kinds[k] for k in lm.integrality.tolist()]
+    cost = lm.cost if objective else np.zeros(n)
+    sense = -1 if objective and lm.sense == "maximize" else 1  # HiGHS's ObjSense values
+    offset = float(lm.objective_constant) if objective else 0.0
+    lo, hi = lm.row_bounds()
+    integrality = lm.integrality.astype(np.int32)  # 0 continuous, 1 integer (all 0: an LP)
     h = new_highs()
-    if h.passModel(lp) == highspy.HighsStatus.kError:
+    status = h.passModel(n, m, len(lm.values), int(highspy.MatrixFormat.kRowwise.value), sense, offset,
+                         np.ascontiguousarray(cost, dtype=float), np.ascontiguousarray(lm.col_lower, dtype=float),
+                         np.ascontiguousarray(lm.col_upper, dtype=float), lo, hi,
+                         lm.indptr.astype(np.int32, copy=False), lm.indices.astype(np.int32, copy=False),
+                         np.ascontiguousarray(lm.values, dtype=float), integrality)
+    if status == highspy.HighsStatus.kError:
         raise ValueError("HiGHS rejected the model")
     return h
 
