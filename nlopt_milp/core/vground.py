@@ -465,11 +465,14 @@ class Grounder:
         if len(node.args) != len(sets):
             raise Unsupported("wrong number of indices")
         codes = [self.element_codes(arg, s, fr) for arg, s in zip(node.args, sets)]
-        shape = tuple(self.size(s) for s in sets)
-        flat = np.ravel_multi_index(codes, shape) if codes else np.zeros(fr.n, dtype=np.int64)
+        flat = codes[0] if codes else np.zeros(fr.n, dtype=np.int64)
+        for c, s in zip(codes[1:], sets[1:]):  # row-major position (codes are in range by construction)
+            flat = flat * self.size(s)
+            flat += c
         flat = np.broadcast_to(flat, (fr.n,))
         if kind == "variable":
-            return kind, self.offset[node.name] + flat
+            off = self.offset[node.name]
+            return kind, flat + off if off else flat
         return kind, self.dense(node.name).reshape(-1)[flat]
 
     def element_codes(self, arg: E.Node, s: str, fr: Frame) -> np.ndarray:
