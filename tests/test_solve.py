@@ -267,7 +267,7 @@ def test_duals_match_rhs_perturbation(solver, model):
         assert all(close(base.duals[k], v) or abs(base.duals[k] - v) < 1e-9 for k, v in BLEND_DUALS.items())
     for k, row in enumerate(lm.rows):
         moved = copy.deepcopy(lm)
-        moved.rows[k].rhs += 1.0
+        moved.rhs[k] += 1.0  # the arrays are the model (rows are views)
         r = solve_linear(moved, solver)
         assert r.status == "optimal"
         assert abs((r.objective - base.objective) - base.duals[row.label]) < 1e-6, row.label

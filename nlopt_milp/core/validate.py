@@ -13,6 +13,7 @@ import json
 import math
 import re
 import sys
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,7 +283,7 @@ def check(f: Formulation, max_terms: int | None = None) -> list[Issue]:
         bad = [s for s in p.index if s not in set_names]
         for s in bad:
             add(f"parameters[{k}].index", f"unknown set {s}")
-        if not bad:
+        if not bad and not _finite_array(p, data):  # the common case without a table per element
             try:
                 table = data.table(p.name)
                 for v in table.values():
@@ -316,6 +317,11 @@ def check(f: Formulation, max_terms: int | None = None) -> list[Issue]:
     issues += [Issue(path, msg) for path, msg in size_issues(f, max_terms)]
     if issues:
         return issues + _syntax_issues(f)
+
+    # one vectorized grounding pass of everything; the model is kept for `solve` (core.model.recall).
+    # Only when it fails is each part grounded on its own, instance by instance, to say what and where.
+    if not _syntax_issues(f) and _static_issues(f, data, set(owner)) == [] and _ground_once(f, data):
+        return []
 
     # objective
     objective = None
@@ -358,6 +364,108 @@ def _objective_with_costs(f: Formulation, objective, data: Data) -> list[Issue]:
             return [Issue(f"constraints[{k}].slots.cost", f"with this setup cost, {bad} in the objective "
                                                            "(a number overflows); use smaller numbers")]
     return []
+
+
+def _finite_array(p, data: Data) -> bool:
+    """The parameter's values are a well-shaped array of finite numbers (checked with numpy)."""
+    import numpy as np
+
+    try:
+        arr = np.asarray(p.value, dtype=float)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return arr.shape == tuple(len(data.sets[s]) for s in p.index) and bool(np.isfinite(arr).all())
+
+
+def _static_issues(f: Formulation, data: Data, model_names: set[str]) -> list[Issue]:
+    """What `_check_constraint` finds before grounding (sets, indices, duplicate names), for all constraints."""
+    out: list[Issue] = []
+    seen: set[str] = set()
+    for k, c in enumerate(f.constraints):
+        if c.name in seen:
+            out.append(Issue(f"constraints[{k}].name", "duplicate"))
+        seen.add(c.name)
+        out += _binding_issues(c, f"constraints[{k}]", data, model_names)
+    return out
+
+
+def _ground_once(f: Formulation, data: Data) -> bool:
+    """Every instance of every slot and row grounds cleanly (vectorized), and the model is kept.
+
+    False when anything is wrong or not covered: the caller then checks part by part, the slow
+    way that names the slot and the instance.
+    """
+    import numpy as np
+
+    from .model import build, remember
+    from .templates import linearize_nodes
+    from .vground import Grounder
+
+    try:
+        offset, n = {}, 0
+        for v in f.variables:
+            offset[v.name] = n
+            n += math.prod(len(data.sets[s]) for s in v.index)
+        binary = np.zeros(n, dtype=bool)
+        for v in f.variables:
+            if v.domain == "binary":
+                binary[offset[v.name]:offset[v.name] + math.prod(len(data.sets[s]) for s in v.index)] = True
+        g = Grounder(data, offset, n)
+        for c in f.constraints:
+            where = E.parse_condition(c.where) if c.where else None
+            fr = g.where(g.frame([(b.index, b.set) for b in c.forall]), where)
+            if c.forall and fr.n == 0:
+                return False
+            tmpl = CATALOG[c.template]
+            slots = parsed_slots(c)
+            over = getattr(c.slots, "over", None) or []
+            if over:
+                slots["var"] = E.Sum(slots["var"], tuple(E.Generator(b.index, b.set) for b in over))
+            for key, node in slots.items():
+                kind = tmpl.slots.get(key)
+                if kind not in (CONSTANT, FRACTION, BINARY, BINARY_LIST) or node is None:
+                    continue
+                for one in (node if isinstance(node, list) else [node]):
+                    if not _slot_fine(g, kind, one, fr, binary):
+                        return False
+        t0 = time.perf_counter()
+        lin = linearize_nodes(f)
+        lm = build(lin)
+    except Exception:  # noqa: BLE001 - any trouble: the part-by-part check says what it is
+        return False
+    remember(f, lin, lm, time.perf_counter() - t0)
+    return True
+
+
+def _slot_fine(g, kind: str, node, fr, binary) -> bool:
+    """`_check_slot` finds nothing in any instance (vectorized; raises vground.Unsupported when unsure)."""
+    import numpy as np
+
+    t, const = g.rows(node, fr)
+    nz = t.val != 0.0
+    if kind in (CONSTANT, FRACTION):
+        return not nz.any() and (kind == CONSTANT or bool(((0 <= const) & (const <= 1)).all()))
+    count = np.bincount(t.inst[nz], minlength=fr.n)
+    if not (count >= 1).all() or not binary[t.col[nz]].all():
+        return False
+    return kind == BINARY_LIST or bool((count == 1).all() and (t.val[nz] == 1.0).all() and (const == 0).all())
+
+
+def _binding_issues(c, path: str, data: Data, model_names: set[str]) -> list[Issue]:
+    out: list[Issue] = []
+    bound: set[str] = set()
+    for j, b in enumerate(c.forall):
+        if b.set not in data.sets:
+            out.append(Issue(f"{path}.forall[{j}].set", f"unknown set {b.set}"))
+        if b.index in model_names:
+            out.append(Issue(f"{path}.forall[{j}].index", f"index {b.index} hides the model name {b.index}"))
+        if b.index in bound:
+            out.append(Issue(f"{path}.forall[{j}].index", f"index {b.index} is bound twice"))
+        bound.add(b.index)
+    for j, b in enumerate(getattr(c.slots, "over", None) or []):
+        if b.set not in data.sets:
+            out.append(Issue(f"{path}.slots.over[{j}].set", f"unknown set {b.set}"))
+    return out
 
 
 def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[Issue]:

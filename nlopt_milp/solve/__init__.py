@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..core.ground import BuildTimeout
+from ..core.model import recall
 from ..core.size import size_issues
 from ..core.templates import linearize_nodes
 from .backends import SOLVERS, Options, run
@@ -52,8 +53,15 @@ def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: fl
         if too_big:
             return SolveResult("error", solver=solver, seconds=time.perf_counter() - start,
                                message="the model is too large to build: " + "; ".join(f"{p}: {m}" for p, m in too_big))
-        lin = linearize_nodes(f, deadline)
-        lm = to_linear_model(lin, deadline=deadline)
+        kept = recall(f)  # grounded by `check` already: that build counts against the time limit
+        lin, lm = kept if kept is not None else (None, None)
+        if lm is not None and deadline is not None:
+            deadline -= lm.build_seconds
+            if time.monotonic() > deadline:
+                raise BuildTimeout("building the model took longer than the time limit")
+        if lm is None:
+            lin = linearize_nodes(f, deadline)
+            lm = to_linear_model(lin, deadline=deadline)
         origins = origin_names(f, lin.formulation)
     except BuildTimeout:
         return SolveResult("time_limit", solver=solver, seconds=time.perf_counter() - start,
@@ -63,7 +71,7 @@ def solve(f, solver: str = "highs", time_limit: float | None = None, mip_gap: fl
         return SolveResult("error", solver=solver, seconds=time.perf_counter() - start,
                            message=f"cannot build the model: {_short(e)}")
     if time_limit is not None:  # what the build left of the time limit goes to the solver
-        time_limit = max(time_limit - (time.monotonic() - t0), 1e-3)
+        time_limit = max(deadline - time.monotonic(), 1e-3)
     res = solve_linear(lm, solver, time_limit=time_limit, mip_gap=mip_gap, threads=threads, iis=iis,
                        origins=origins, log=log)
     res.seconds = round(time.perf_counter() - start, 6)
@@ -112,7 +120,12 @@ def _trivial(lm: LinearModel, solver: str, origins: dict[str, str]) -> SolveResu
     """Rows without variables that are violated (`0 <= -1`), and models without variables."""
     from .iis import origin_of
 
-    bad = [r for r in lm.rows if not r.coefs and not _holds(r)]
+    import numpy as np
+
+    empty = lm.indptr[:-1] == lm.indptr[1:]
+    tol = TRIVIAL_TOL
+    holds = np.where(lm.row_sense == 0, lm.rhs >= -tol, np.where(lm.row_sense == 1, lm.rhs <= tol, np.abs(lm.rhs) <= tol))
+    bad = [lm.row(k) for k in np.flatnonzero(empty & ~holds).tolist()]
     if bad:
         groups: dict[str, IISMember] = {}
         for r in bad:
@@ -120,18 +133,10 @@ def _trivial(lm: LinearModel, solver: str, origins: dict[str, str]) -> SolveResu
             groups.setdefault(name, IISMember(name, lm.sources.get(r.constraint, ""))).rows.append(r.label)
         return SolveResult("infeasible", solver=solver, iis=list(groups.values()),
                            message="a constraint without variables is violated: " + ", ".join(groups))
-    if not lm.columns:
+    if not lm.n_cols:
         return SolveResult("optimal", objective=lm.objective_constant, solver=solver, message="no variables",
-                           gap=None, slacks={r.label: 0.0 for r in lm.rows} if lm.rows else {})
+                           gap=None, slacks={label: 0.0 for label in lm.row_labels()})
     return None
-
-
-def _holds(r) -> bool:
-    if r.sense == "<=":
-        return 0.0 <= r.rhs + TRIVIAL_TOL
-    if r.sense == ">=":
-        return 0.0 >= r.rhs - TRIVIAL_TOL
-    return abs(r.rhs) <= TRIVIAL_TOL
 
 
 def _short(e: Exception, limit: int = 300) -> str:

@@ -63,7 +63,10 @@ def slack(row, x) -> float:
 
 
 def objective_value(lm: LinearModel, x) -> float:
-    return lm.objective_constant + sum(c * x[j] for j, c in lm.objective.items())
+    import numpy as np
+
+    nz = np.flatnonzero(lm.cost)
+    return lm.objective_constant + math.fsum((lm.cost[nz] * np.asarray(x, dtype=float)[nz]).tolist())
 
 
 def relative_gap(obj: float | None, bound: float | None) -> float | None:
@@ -79,8 +82,11 @@ def finish(lm: LinearModel, status: str, raw, solver: str, seconds: float, messa
     res = SolveResult(status=status, solver=solver, seconds=round(seconds, 6), message=message)
     if raw is None or status not in ("optimal", "feasible"):
         return res
-    raw = [float(v) for v in raw]
-    res.raw_values = {col.label: v + 0.0 for col, v in zip(lm.columns, raw)}
+    import numpy as np
+
+    raw = np.asarray(raw, dtype=float)
+    labels = lm.column_labels()
+    res.raw_values = dict(zip(labels, (raw + 0.0).tolist()))
     found = violations(lm, raw)
     if found:  # never report a point that breaks the model (see verify.py)
         res.status, res.message = "error", f"{message}; {rejection(solver, found)}"
@@ -88,7 +94,7 @@ def finish(lm: LinearModel, status: str, raw, solver: str, seconds: float, messa
     x, note = clean_point(lm, raw)
     if note:
         res.message += f"; {note}"
-    res.values = {col.label: v for col, v in zip(lm.columns, x)}
+    res.values = dict(zip(labels, x))
     res.objective = objective_value(lm, x)
     if lm.is_mip:
         res.gap = relative_gap(res.objective, bound)
@@ -98,9 +104,14 @@ def finish(lm: LinearModel, status: str, raw, solver: str, seconds: float, messa
             res.status = "feasible"  # stopped at the requested gap: not proven optimal
             res.message += f"; stopped at gap {res.gap:.3g}"
     else:
-        res.slacks = {r.label: _zero(slack(r, x), r.rhs) for r in lm.rows}
+        rows = lm.row_labels()
+        sl = lm.slacks(x)
+        sl = np.where(np.abs(sl) <= 1e-9 * np.maximum(1.0, np.abs(lm.rhs)), 0.0, sl) + 0.0
+        res.slacks = dict(zip(rows, sl.tolist()))
         if duals is not None:
-            res.duals = {r.label: _zero(float(d)) for r, d in zip(lm.rows, duals)}
+            d = np.asarray(duals, dtype=float)
+            d = np.where(np.abs(d) <= 1e-9, 0.0, d) + 0.0
+            res.duals = dict(zip(rows, d.tolist()))
     return res
 
 
@@ -250,10 +261,13 @@ def solve_highs(lm: LinearModel, opts: Options) -> SolveResult:
         sol = h.getSolution()
         if not sol.value_valid:
             return error("highs", message + "; no solution values", time.perf_counter() - start)
+        import numpy as np
+
         used = used_columns(lm)  # a column nothing mentions: 0 moved inside its bounds, as for Pyomo
-        raw = [v if u else _inside(col) for v, u, col in zip(sol.col_value, used, lm.columns)]
+        raw = np.where(used, np.asarray(sol.col_value, dtype=float),
+                       np.minimum(np.maximum(0.0, lm.col_lower), lm.col_upper))
         if not lm.is_mip and status == "optimal" and sol.dual_valid:
-            duals = list(sol.row_dual)  # already d(objective)/d(row bound), in the problem's own sense
+            duals = np.asarray(sol.row_dual)  # already d(objective)/d(row bound), in the problem's own sense
     if info.mip_node_count == -1:  # solved as an LP
         bound = info.objective_function_value if has_feasible and code == S.kOptimal else None
     else:

@@ -20,16 +20,19 @@ def explain_binding(lm: LinearModel, result: SolveResult, f=None, tol: float = D
     what = (f.objective.description.strip() if f is not None and f.objective.description else "") or "the objective"
     maximize = lm.sense == "maximize"
     lines = []
-    for r in lm.rows:
-        d = result.duals.get(r.label, 0.0)
-        if abs(d) <= tol:
-            continue
-        amount = f"{abs(d):.6g}"
-        if maximize:
-            effect = f"is worth {amount} of {what}" if d > 0 else f"costs {amount} of {what}"
-        else:
-            effect = f"adds {amount} to {what}" if d > 0 else f"saves {amount} of {what}"
-        source = lm.sources.get(r.constraint, "")
-        quoted = f' ("{source}")' if source else ""
-        lines.append(f"one more unit of `{r.label}`{quoted} {effect}")
+    labels = lm.row_labels()
+    for b in lm.row_blocks:
+        for k in range(b.start, b.stop):
+            label = labels[k]
+            d = result.duals.get(label, 0.0)
+            if abs(d) <= tol:
+                continue
+            amount = f"{abs(d):.6g}"
+            if maximize:
+                effect = f"is worth {amount} of {what}" if d > 0 else f"costs {amount} of {what}"
+            else:
+                effect = f"adds {amount} to {what}" if d > 0 else f"saves {amount} of {what}"
+            source = lm.sources.get(b.name, "")
+            quoted = f' ("{source}")' if source else ""
+            lines.append(f"one more unit of `{label}`{quoted} {effect}")
     return lines

@@ -501,7 +501,9 @@ def _plain_indices(lm):
     row_tokens = tokens(lm.rows, lambda r: r.constraint, lambda r: r.index)
     columns = [replace(c, key=(c.key[0], t)) for c, t in zip(lm.columns, col_tokens)]
     rows = [replace(r, index=t) for r, t in zip(lm.rows, row_tokens)]
-    return replace(lm, columns=columns, rows=rows, column_of={c.key: j for j, c in enumerate(columns)}), renames
+    from .linear_model import LinearModel
+
+    return LinearModel.from_lists(lm.sense, columns, rows, lm.objective, lm.objective_constant, lm.sources), renames
 
 
 def _write(f: Formulation, suffix: str) -> str:

@@ -61,63 +61,41 @@ def new_highs():
 
 
 def highs_model(lm: LinearModel, objective: bool = True):
-    """The flat model as a silent highspy instance (rows in `lm.rows` order, columns in `lm.columns` order).
+    """The flat model as a silent highspy instance (rows and columns in the model's order), from its arrays.
 
+    The arrays go to HiGHS through highspy's array form of `passModel` (no per-element conversion).
     Without `objective` the costs are zero and the sense is minimize (feasibility checks).
     Raises ValueError when HiGHS rejects the model.
     """
     import highspy
     import numpy as np
 
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    n, m = len(lm.columns), len(lm.rows)
-    lp.num_col_, lp.num_row_ = n, m
-    cost = np.zeros(n)
-    if objective:
-        for j, c in lm.objective.items():
-            cost[j] = c
-        lp.offset_ = lm.objective_constant
-        lp.sense_ = highspy.ObjSense.kMaximize if lm.sense == "maximize" else highspy.ObjSense.kMinimize
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.array([max(c.lower, -inf) for c in lm.columns], dtype=float)
-    lp.col_upper_ = np.array([min(c.upper, inf) for c in lm.columns], dtype=float)
-    lo, hi = row_bounds(lm)
-    lp.row_lower_, lp.row_upper_ = lo, hi
-    starts, index, value = [0], [], []
-    for r in lm.rows:
-        index.extend(r.coefs.keys())
-        value.extend(r.coefs.values())
-        starts.append(len(index))
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(value, dtype=float)
-    if lm.is_mip:
-        lp.integrality_ = [highspy.HighsVarType.kContinuous if c.domain == "continuous" else highspy.HighsVarType.kInteger
-                           for c in lm.columns]
+    n, m = lm.n_cols, lm.n_rows
+    cost = lm.cost if objective else np.zeros(n)
+    sense = -1 if objective and lm.sense == "maximize" else 1  # HiGHS's ObjSense values
+    offset = float(lm.objective_constant) if objective else 0.0
+    lo, hi = lm.row_bounds()
+    integrality = lm.integrality.astype(np.int32)  # 0 continuous, 1 integer (all 0: an LP)
     h = new_highs()
-    if h.passModel(lp) == highspy.HighsStatus.kError:
+    status = h.passModel(n, m, len(lm.values), int(highspy.MatrixFormat.kRowwise.value), sense, offset,
+                         np.ascontiguousarray(cost, dtype=float), np.ascontiguousarray(lm.col_lower, dtype=float),
+                         np.ascontiguousarray(lm.col_upper, dtype=float), lo, hi,
+                         lm.indptr.astype(np.int32, copy=False), lm.indices.astype(np.int32, copy=False),
+                         np.ascontiguousarray(lm.values, dtype=float), integrality)
+    if status == highspy.HighsStatus.kError:
         raise ValueError("HiGHS rejected the model")
     return h
 
 
 def row_bounds(lm: LinearModel):
     """Row lower and upper bounds as arrays (-inf / inf where a side is open)."""
+    return lm.row_bounds()
+
+
+def used_columns(lm: LinearModel):
+    """Which columns some row or the objective mentions (the ones a solver's value is meaningful for)."""
     import numpy as np
 
-    lo = np.array([r.rhs if r.sense in (">=", "==") else -math.inf for r in lm.rows], dtype=float)
-    hi = np.array([r.rhs if r.sense in ("<=", "==") else math.inf for r in lm.rows], dtype=float)
-    return lo, hi
-
-
-def used_columns(lm: LinearModel) -> list[bool]:
-    """Which columns some row or the objective mentions (the ones a solver's value is meaningful for)."""
-    used = [False] * len(lm.columns)
-    for j in lm.objective:
-        used[j] = True
-    for r in lm.rows:
-        for j in r.coefs:
-            used[j] = True
+    used = lm.cost != 0
+    used[lm.indices] = True
     return used

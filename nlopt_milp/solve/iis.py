@@ -41,9 +41,9 @@ class FeasibilityOracle:
 
         self.h = highs_model(lm, objective=False)
         self.lo, self.hi = row_bounds(lm)
-        self.active = np.ones(len(lm.rows), dtype=bool)
-        self.col_lo = np.array([c.lower for c in lm.columns], dtype=float)  # as declared
-        self.col_hi = np.array([c.upper for c in lm.columns], dtype=float)
+        self.active = np.ones(lm.n_rows, dtype=bool)
+        self.col_lo = lm.col_lower.copy()  # as declared
+        self.col_hi = lm.col_upper.copy()
         self.cur_lo, self.cur_hi = self.col_lo.copy(), self.col_hi.copy()  # as HiGHS has them now
         self.time_limit = time_limit
         self.np = np
@@ -193,8 +193,8 @@ def find_iis(lm: LinearModel, origins: dict[str, str] | None = None, time_limit:
     left = lambda: time_limit - (time.monotonic() - start)  # noqa: E731
 
     groups: dict[str, list[int]] = {}
-    for k, r in enumerate(lm.rows):
-        groups.setdefault(origin_of(r.constraint, origins), []).append(k)
+    for b in lm.row_blocks:
+        groups.setdefault(origin_of(b.name, origins), []).extend(range(b.start, b.stop))
     oracle = FeasibilityOracle(lm, time_limit=left())
 
     def check(active) -> bool | None:
@@ -203,14 +203,14 @@ def find_iis(lm: LinearModel, origins: dict[str, str] | None = None, time_limit:
         oracle.time_limit = left()
         return oracle.feasible(active)
 
-    full = np.ones(len(lm.rows), dtype=bool)
+    full = np.ones(lm.n_rows, dtype=bool)
     verdict = check(full)
     if verdict is not False:
         return None, "HiGHS does not confirm the infeasibility" if verdict else "no IIS: time limit"
 
-    none = np.zeros(len(lm.rows), dtype=bool)
+    none = np.zeros(lm.n_rows, dtype=bool)
     if check(none) is False:  # the variable bounds alone clash
-        bad = [(j, side) for j, c in enumerate(lm.columns) if c.lower > c.upper for side in ("lower", "upper")]
+        bad = [(j, side) for j in np.flatnonzero(lm.col_lower > lm.col_upper).tolist() for side in ("lower", "upper")]
         members = bound_members(lm, bad, declared)
         return members, "" if members else "the variable bounds and integrality alone are infeasible"
 

@@ -30,11 +30,11 @@ def empty_domains(lm: LinearModel, solver: str, declared: dict) -> SolveResult |
     """Infeasible when some column's bounds leave no value (the IIS names both bounds)."""
     from .iis import bound_members
 
-    bad = [j for j, c in enumerate(lm.columns) if c.lower > c.upper]
+    bad = (lm.col_lower > lm.col_upper).nonzero()[0].tolist()
     if not bad:
         return None
     members = bound_members(lm, [(j, side) for j in bad for side in ("lower", "upper")], declared)
-    shown = ", ".join(f"{lm.columns[j].label} in [{_num(lm.columns[j].lower)}, {_num(lm.columns[j].upper)}]"
+    shown = ", ".join(f"{lm.column_label(j)} in [{_num(lm.col_lower[j])}, {_num(lm.col_upper[j])}]"
                       for j in bad[:5])
     more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
     return SolveResult("infeasible", solver=solver, iis=members,
@@ -57,6 +57,14 @@ def _culprit(lm: LinearModel, row, j: int) -> str:
 
 def too_large(lm: LinearModel, solver: str) -> SolveResult | None:
     """Error when a number is beyond what the solvers accept (see the module doc)."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        big = lambda a, limit: np.isfinite(a) & (np.abs(a) >= limit)  # noqa: E731
+        if not (big(lm.col_lower, MAX_VALUE).any() or big(lm.col_upper, MAX_VALUE).any()
+                or big(lm.cost, MAX_VALUE).any() or big(lm.rhs, MAX_VALUE).any()
+                or big(lm.values, MAX_COEFFICIENT).any()):
+            return None  # the common case, without building rows
     problems: list[str] = []
     for j, col in enumerate(lm.columns):
         for side in ("lower", "upper"):

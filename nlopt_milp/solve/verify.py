@@ -77,26 +77,49 @@ def _bad(diff, sense: str):
 
 
 def violations(lm: LinearModel, x, limit: int = 3) -> list[Violation]:
-    """The worst violations (at most `limit`) of point x against the model's bounds, integrality and rows."""
+    """The worst violations (at most `limit`) of point x against the model's bounds, integrality and rows.
+
+    Vectorized over the arrays; the columns and rows that are not clearly fine (within their
+    tolerance by more than the rounding of a float sum) are then judged one by one, exactly
+    as `row_violation` says.
+    """
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    lo, hi, cont = lm.col_lower, lm.col_upper, lm.col_domain == 0
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(x) & (lo <= x) & (x <= hi) & (cont | (x == np.round(x)))
     found: list[Violation] = []
-    for j, col in enumerate(lm.columns):
-        v = x[j]
+    for j in np.flatnonzero(~ok).tolist():
+        col, v = lm.column(j), float(x[j])
         if not math.isfinite(v):
             found.append(Violation("bound", col.label, math.inf, 0.0))
             continue
-        if col.lower <= v <= col.upper and (col.domain == "continuous" or v.is_integer()):
-            continue  # the common case, without computing tolerances
         for b, bad in ((col.lower, col.lower - v), (col.upper, v - col.upper)):
             tol = BOUND_TOL * max(1.0, abs(b)) if math.isfinite(b) else math.inf
             if bad > tol:
                 found.append(Violation("bound", col.label, bad, tol))
         if col.domain != "continuous" and abs(v - round(v)) > INT_TOL:
             found.append(Violation("integrality", col.label, abs(v - round(v)), INT_TOL))
-    integral = [c.domain != "continuous" and _is_int(v) for c, v in zip(lm.columns, x)]
-    for r in lm.rows:
-        bad, tol = row_violation(r, x, integral)
-        if bad > tol:
-            found.append(Violation("row", r.label, bad, tol))
+    xs = np.where(np.isfinite(x), x, 0.0)
+    integral = ~cont & (xs == np.round(xs)) & np.isfinite(x)
+    terms = lm.values * xs[lm.indices]
+    act = lm.row_reduce(terms, np.add)
+    size = lm.row_reduce(np.abs(terms), np.add)
+    biggest = lm.row_reduce(np.abs(terms), np.maximum)
+    n_terms = np.diff(lm.indptr)
+    exact = lm.row_reduce((~integral[lm.indices]).astype(float), np.add) == 0
+    rhs, sense = lm.rhs, lm.row_sense
+    diff = act - rhs
+    bad = np.where(sense == 0, np.maximum(diff, 0), np.where(sense == 1, np.maximum(-diff, 0), np.abs(diff)))
+    tol = np.where(exact, EXACT_TOL + ULPS * np.maximum(size, np.abs(rhs)),
+                   FEAS_TOL * np.maximum(np.maximum(1.0, np.abs(rhs)), biggest))
+    rounding = (n_terms + 2) * 2.0 ** -52 * (size + np.abs(rhs))  # how far a float sum may be off
+    for k in np.flatnonzero(~(bad + rounding <= tol)).tolist():  # NaN-safe: unclear rows are judged exactly
+        r = lm.row(k)
+        b, t = row_violation(r, xs, integral)
+        if b > t:
+            found.append(Violation("row", r.label, b, t))
     found.sort(key=lambda v: -(v.amount / v.tolerance if v.tolerance else math.inf))
     return found[:limit]
 
@@ -113,21 +136,19 @@ def clean_point(lm: LinearModel, raw) -> tuple[list[float], str]:
     -0.0 and |v| < 1e-12 made 0. Used only if it passes `violations`; failing that, integers
     rounded alone; failing that, the raw point (which has passed the check already).
     """
-    raw = [float(v) for v in raw]
+    import numpy as np
 
-    def snap(v: float, col, continuous_too: bool) -> float:
-        if col.domain != "continuous":
-            r = float(round(v))
-            return r if abs(v - r) <= INT_TOL else v
-        if abs(v) < 1e-12:
-            return 0.0
-        r = float(round(v))
-        if continuous_too and abs(v - r) <= SNAP_TOL * max(1.0, abs(v)):
-            return r
-        return v
-
+    raw = np.asarray(raw, dtype=float)
+    cont = lm.col_domain == 0
+    r = np.round(raw)
+    near_int = np.abs(raw - r) <= INT_TOL
     for continuous_too in (True, False):
-        x = [snap(v, c, continuous_too) + 0.0 for v, c in zip(raw, lm.columns)]
-        if x == raw or not violations(lm, x, limit=1):  # (the raw point has passed the check in `finish`)
-            return x, ""
-    return [v + 0.0 for v in raw], "values shown unrounded: the rounded point breaks a constraint"
+        x = np.where(~cont, np.where(near_int, r, raw), raw)
+        tiny = cont & (np.abs(raw) < 1e-12)
+        if continuous_too:
+            snap = cont & ~tiny & (np.abs(raw - r) <= SNAP_TOL * np.maximum(1.0, np.abs(raw)))
+            x = np.where(snap, r, x)
+        x = np.where(tiny, 0.0, x) + 0.0
+        if np.array_equal(x, raw) or not violations(lm, x, limit=1):  # (the raw point has passed the check in `finish`)
+            return x.tolist(), ""
+    return (raw + 0.0).tolist(), "values shown unrounded: the rounded point breaks a constraint"
