@@ -26,4 +26,5 @@ EXIT_CODES_HELP = """[bold]Exit codes[/bold]
   6  LLM backend unreachable or failing (plain-language problems)
   7  the model produced no valid formulation within the repair rounds
   74 an output file could not be written (disk full, I/O error); nothing half-written is left
+  130 interrupted (Ctrl-C)
 With several formulations (.jsonl, JSON lines on stdin) all are processed and the exit code is the largest of their codes."""
