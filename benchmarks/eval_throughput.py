@@ -46,7 +46,10 @@ def problems(n: int) -> tuple[list[Sample], dict[str, str]]:
     samples, replies = [], {}
     for k in range(n):
         f = load_file(examples[k % len(examples)])
-        text = f"Problem {k}. {f.problem}"
+        # a label without digits: a number the formulation does not use is an audit finding, which
+        # would add a review request per problem (and the scripted server knows no review prompt)
+        label = "".join("abcdefghijklmnopqrstuvwxyz"[int(d)] for d in str(k))
+        text = f"Problem {label}. {f.problem}"
         samples.append(Sample(id=str(k), question=text, answer=None, raw_answer=None, benchmark="bench"))
         replies[text] = f.model_dump_json(exclude={"problem"})
     return samples, replies
