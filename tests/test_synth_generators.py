@@ -86,7 +86,7 @@ def test_drop_reasons_trivial_and_too_large(tmp_path):
 
 
 def test_trivial_instance_is_detected():
-    from dataclasses import replace
+    from copy import deepcopy
 
     from nlopt_milp.core.validate import load
     from nlopt_milp.data.synth.generate import _constraints_matter
@@ -96,9 +96,12 @@ def test_trivial_instance_is_detected():
               "constraints": [{"name": "loose", "template": "upper_bound", "slots": {"var": "x", "limit": "10"}}]})
     lm = to_linear_model(f)
     assert not _constraints_matter(lm, solve(f).objective)
-    tight = replace(lm, rows=[replace(lm.rows[0], rhs=3.0)])
+    tight = deepcopy(lm)
+    tight.rhs[0] = 3.0  # the row now binds: optimum 3, not the bound's 4
     assert _constraints_matter(tight, 3.0)
-    assert _constraints_matter(replace(lm, columns=[replace(lm.columns[0], upper=float('inf'))]), 4.0)
+    free = deepcopy(lm)
+    free.col_upper[0] = float("inf")  # without the row, unbounded
+    assert _constraints_matter(free, 4.0)
 
 
 def test_duplicates_are_dropped(tmp_path):

@@ -183,6 +183,12 @@ def test_end_to_end(tmp_path, instances, bench):
     assert st["text_words"]["ours"]["n"] == 4 and st["stages"]["verify"]["records"] == 3
     html = (tmp_path / "stats.html").read_text()
     assert html.startswith("<!doctype html>") and "<svg" in html and fam_c in html
+    # outputs are never replaced silently: a second export / --html is refused, --overwrite replaces
+    again = nlopt("synth", "export", str(ds), "--to", "llamafactory")
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    assert nlopt("synth", "export", str(ds), "--to", "llamafactory", "--overwrite").returncode == 0
+    again = nlopt("synth", "stats", str(ds), "--benchmarks", str(bench), "--html", str(tmp_path / "stats.html"))
+    assert again.returncode == 2 and "--overwrite" in again.stderr
 
     # the hard split is an eval benchmark as it is
     from nlopt_milp.eval.datasets import load_file

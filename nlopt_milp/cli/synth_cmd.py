@@ -423,6 +423,7 @@ def run_cmd(
 def export_cmd(
     dataset_dir: Path = typer.Argument(..., help="A dataset folder written by `nlopt synth verify`."),
     to: str = typer.Option("llamafactory", "--to", help="llamafactory: write its dataset_info.json."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset_info.json."),
 ) -> None:
     """Describe the dataset for a fine-tuning tool (LLaMA-Factory's dataset_info.json)."""
     from ..data.synth.dataset import export_llamafactory
@@ -431,8 +432,8 @@ def export_cmd(
     if to != "llamafactory":
         raise typer.BadParameter("only llamafactory is supported", param_hint="'--to'")
     try:
-        path = export_llamafactory(dataset_dir)
-    except SynthError as e:
+        path = export_llamafactory(dataset_dir, overwrite)
+    except (SynthError, OSError) as e:
         raise _fail("synth export", str(e))
     render.err().print(f"wrote {render.escape(str(path))}")
 
@@ -444,6 +445,7 @@ def stats_cmd(
     benchmarks: Optional[list[Path]] = typer.Option(None, "--benchmarks", help="Benchmark files or folders for "
                                                     "the length comparison; default NLOPT_BENCHMARKS or ../shared/benchmarks."),
     json_output: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --html file."),
 ) -> None:
     """Acceptance per family and band, text lengths beside NL4Opt and MAMO, tokens and time, drop reasons."""
     from ..data.synth.jsonl import SynthError
@@ -460,5 +462,8 @@ def stats_cmd(
         render.out().print(*terminal(st))
     if html:
         from .synth_report import write_html
-        write_html(st, html, title=f"nlopt synth: {dataset_dir}")
+        try:
+            write_html(st, html, title=f"nlopt synth: {dataset_dir}", overwrite=overwrite)
+        except OSError as e:
+            raise _fail(str(html), str(e))
         render.err().print(f"wrote {render.escape(str(html))}")

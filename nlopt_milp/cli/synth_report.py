@@ -103,5 +103,7 @@ def render_html(st: dict, title: str) -> str:
     return "".join(parts)
 
 
-def write_html(st: dict, path: Path, title: str) -> None:
-    path.write_text(render_html(st, title), encoding="utf-8")
+def write_html(st: dict, path: Path, title: str, overwrite: bool = False) -> None:
+    from ..core.files import write_new_output
+
+    write_new_output(path, render_html(st, title), overwrite)  # never replaces a file silently

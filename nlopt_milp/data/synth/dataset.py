@@ -190,7 +190,7 @@ def readme_body(records: list[dict], counts: dict, target: str, extra: dict) -> 
     return "\n".join(lines) + "\n"
 
 
-def export_llamafactory(dataset_dir: Path) -> Path:
+def export_llamafactory(dataset_dir: Path, overwrite: bool = False) -> Path:
     """Write LLaMA-Factory's dataset_info.json (sharegpt format, OpenAI-style messages) beside data/.
 
     The SFT splits only: the `preference` config is in TRL's conversational DPO format (lists of
@@ -210,6 +210,9 @@ def export_llamafactory(dataset_dir: Path) -> Path:
             }
     if not entries:
         raise SynthError(f"{dataset_dir}: no data/*.parquet files; run `nlopt synth verify` first")
+    from ...core.files import write_new_output
+
     out = dataset_dir / "dataset_info.json"
-    out.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    # LLaMA-Factory keeps its registry of datasets in this file: never replace one silently
+    write_new_output(out, json.dumps(entries, indent=2) + "\n", overwrite)
     return out

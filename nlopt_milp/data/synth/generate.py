@@ -55,16 +55,15 @@ def _constraints_matter(lm, objective: float) -> bool:
     Without rows the problem separates: each variable sits at the bound its objective coefficient
     favours (integer columns have integral bounds), so no solve is needed.
     """
-    import math
+    import numpy as np
 
-    best = lm.objective_constant
-    for j, c in lm.objective.items():
-        col = lm.columns[j]
-        up = (c > 0) == (lm.sense == "maximize")
-        bound = col.upper if up else col.lower
-        if not math.isfinite(bound):
-            return True  # unbounded without the rows: they matter
-        best += c * bound
+    c = lm.cost
+    used = c != 0
+    up = (c > 0) == (lm.sense == "maximize")
+    bound = np.where(up, lm.col_upper, lm.col_lower)[used]
+    if not np.isfinite(bound).all():
+        return True  # unbounded without the rows: they matter
+    best = lm.objective_constant + float(c[used] @ bound)
     return abs(best - objective) > BINDING_TOL * (1.0 + abs(objective))
 
 
