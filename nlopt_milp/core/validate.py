@@ -469,20 +469,8 @@ def _binding_issues(c, path: str, data: Data, model_names: set[str]) -> list[Iss
 
 
 def _check_constraint(c, path: str, data: Data, model_names: set[str]) -> list[Issue]:
-    out: list[Issue] = []
-    bound: set[str] = set()
-    for j, b in enumerate(c.forall):
-        if b.set not in data.sets:
-            out.append(Issue(f"{path}.forall[{j}].set", f"unknown set {b.set}"))
-        if b.index in model_names:
-            out.append(Issue(f"{path}.forall[{j}].index", f"index {b.index} hides the model name {b.index}"))
-        if b.index in bound:
-            out.append(Issue(f"{path}.forall[{j}].index", f"index {b.index} is bound twice"))
-        bound.add(b.index)
+    out = _binding_issues(c, path, data, model_names)
     over = getattr(c.slots, "over", None) or []
-    for j, b in enumerate(over):
-        if b.set not in data.sets:
-            out.append(Issue(f"{path}.slots.over[{j}].set", f"unknown set {b.set}"))
     slots, syntax = _parse_constraint(c, path)
     out.extend(syntax)
     if out:
