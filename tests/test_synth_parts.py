@@ -83,3 +83,13 @@ def test_terminal_text_is_plain():
 
     # control characters shown as visible escapes (core.text.safe_text), rich markup escaped
     assert plain("fam\x1b[31mily[/]\x07") == "fam\\x1b[31mily\\[/]\\x07"
+
+
+def test_stage_files_over_the_size_limit_are_refused_before_reading(tmp_path, monkeypatch):
+    p = tmp_path / "instances.jsonl"
+    p.write_text('{"id": 1}\n{"id": 2}\n', encoding="utf-8")
+    monkeypatch.setenv("NLOPT_MAX_SYNTH_FILE_BYTES", "10")
+    with pytest.raises(SynthError, match="over the limit of 10 .*NLOPT_MAX_SYNTH_FILE_BYTES"):
+        read_records(p)
+    monkeypatch.setenv("NLOPT_MAX_SYNTH_FILE_BYTES", "100")
+    assert read_records(p) == [{"id": 1}, {"id": 2}]

@@ -12,11 +12,22 @@ class SynthError(Exception):
 
 
 MAX_LINE_BYTES = 16_000_000  # one record; a longer line is not ours
+DEFAULT_MAX_FILE_BYTES = 4 << 30  # a whole stage file (about a million records); NLOPT_MAX_SYNTH_FILE_BYTES
+
+
+def max_file_bytes() -> int:
+    import os
+
+    return int(os.environ.get("NLOPT_MAX_SYNTH_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
 
 
 def read_records(path: Path, repair: bool = False) -> list[dict]:
     """The records of a JSONL file. With `repair`, a torn last line (a killed writer) is cut off."""
     try:
+        size, cap = path.stat().st_size, max_file_bytes()
+        if size > cap:  # checked before reading: the records are held in memory
+            raise SynthError(f"{path}: {size:,} bytes is over the limit of {cap:,} for a synth stage file "
+                             "(raise it with NLOPT_MAX_SYNTH_FILE_BYTES, or split the run)")
         raw = path.read_bytes()
     except FileNotFoundError:
         return []
