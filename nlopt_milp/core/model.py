@@ -301,8 +301,12 @@ def to_linear_model(f: "Formulation | Linearized", linearized: bool = False,
     return build(lin, deadline)
 
 
-def build(lin: Linearized, deadline: float | None = None, reference: bool = False) -> LinearModel:
-    """The arrays of a linearized formulation; `reference`: ground instance by instance only (the oracle)."""
+def build(lin: Linearized, deadline: float | None = None, reference: bool = False,
+          arrays: dict | None = None) -> LinearModel:
+    """The arrays of a linearized formulation; `reference`: ground instance by instance only (the oracle).
+
+    `arrays`: parameter values validation already holds as finite numpy arrays of the right shape.
+    """
     import numpy as np
 
     from .vground import Grounder, Terms, Unsupported, compact
@@ -317,7 +321,7 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
         n += math.prod(len(data.sets[s]) for s in v.index) if all(s in data.sets for s in v.index) else 0
         if any(s not in data.sets for s in v.index):
             data.var_keys(v.name)  # raises the reference's error
-    g = Grounder(data, offset, n)
+    g = Grounder(data, offset, n, arrays)
     fallbacks: list[str] = []  # parts grounded instance by instance, and why
     col_blocks: list[Block] = []
     lowers, uppers, domains = [], [], []
@@ -374,8 +378,11 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
         obj, obj_consts, _ = ground(lin.objective, None, objective_label)
     except NonFiniteError as e:
         raise NonFiniteError(str(e)) from None
-    cost = np.zeros(n)
-    cost[obj.col] = obj.val  # each column once after compacting
+    if len(obj.col) == n:  # compacted: columns strictly increasing, so every column in order
+        cost = np.ascontiguousarray(obj.val, dtype=float)
+    else:
+        cost = np.zeros(n)
+        cost[obj.col] = obj.val  # each column once after compacting
     obj_const = float(obj_consts[0])
 
     row_blocks: list[Block] = []
@@ -394,23 +401,28 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
         t, const, codes = ground(diff, c, label)
         rows_n = len(codes[0]) if codes else 1
         keep = t.val != 0.0
-        counts = np.bincount(t.inst[keep], minlength=rows_n)
-        indptrs.append(counts)
-        inds.append(t.col[keep])
-        vals.append(t.val[keep])
+        if not keep.all():
+            t = Terms(t.inst[keep], t.col[keep], t.val[keep])
+        indptrs.append(np.bincount(t.inst, minlength=rows_n))
+        inds.append(t.col)
+        vals.append(t.val)
         senses.append(np.full(rows_n, SENSES.index(cmp.op), dtype=np.int8))
         rhss.append(-const + 0.0)
         row_blocks.append(Block(c.name, m, m + rows_n, codes, [data.sets[s] for _, s in bindings]))
         m += rows_n
         data.check_deadline()
-    indptr = np.zeros(m + 1, dtype=np.int64)
+    nnz = sum(len(part) for part in inds)
+    indptr = np.zeros(m + 1, dtype=np.int32 if nnz < 2**31 - 1 and n < 2**31 - 1 else np.int64)
     if m:
         np.cumsum(np.concatenate(indptrs), out=indptr[1:])
 
     def cat(parts, dtype):
-        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+        if not parts:
+            return np.zeros(0, dtype=dtype)
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts)).astype(dtype, copy=False)
 
-    lm = LinearModel(lf.objective.sense, n, indptr, cat(inds, np.int64), cat(vals, float), cost, obj_const,
+    index_type = indptr.dtype  # HiGHS's own index type (int32), where it fits
+    lm = LinearModel(lf.objective.sense, n, indptr, cat(inds, index_type), cat(vals, float), cost, obj_const,
                      cat(lowers, float), cat(uppers, float), cat(domains, np.int8), cat(senses, np.int8),
                      cat(rhss, float), col_blocks, row_blocks, sources)
     lm.fallbacks = fallbacks

@@ -70,7 +70,9 @@ def load(obj, source: str = "") -> Formulation:
             raise FormulationError([Issue("", "JSON nested too deeply")], source) from None
         except ValueError as e:  # json.loads raises nothing else, but a traceback must not be the answer
             raise FormulationError([Issue("", f"invalid JSON: {e}")], source) from None
-    text_issues = _unusable_values(obj)
+    # Parameter values (the bulk of a big model) are looked at only if validation fails: once it
+    # passes they are all floats, and nothing else in them can be unusable.
+    text_issues = _unusable_values(_without_values(obj))
     if text_issues:
         raise FormulationError(text_issues, source)
     if not isinstance(obj, dict):
@@ -83,9 +85,19 @@ def load(obj, source: str = "") -> Formulation:
     try:
         return Formulation.model_validate(obj)
     except ValidationError as e:
-        raise FormulationError(_pydantic_issues(e, obj), source) from None
+        err = e
     except RecursionError:
         raise FormulationError([Issue("", "JSON nested too deeply")], source) from None
+    text_issues = _unusable_values(obj)  # now with the parameter values
+    raise FormulationError(text_issues or _pydantic_issues(err, obj), source) from None
+
+
+def _without_values(obj):
+    """The document without its parameters' `value` fields (paths of everything else unchanged)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("parameters"), list):
+        return obj
+    return {**obj, "parameters": [{k: v for k, v in p.items() if k != "value"} if isinstance(p, dict) else p
+                                  for p in obj["parameters"]]}
 
 
 class _HugeInt:
@@ -109,6 +121,18 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_INT_BITS = 14_000  # about 4,200 digits: beyond any float, and printable (int-str limit 4,300)
 
 
+def _plain_numbers(values: list) -> bool:
+    """Whether a list holds only floats and convertible ints (the bulk of a big formulation), checked by
+    C loops (`map`, `set`, `max`) instead of one Python step per value."""
+    kinds = set(map(type, values))
+    if not kinds <= {float, int}:
+        return False
+    if int not in kinds:
+        return True
+    ints = values if len(kinds) == 1 else [v for v in values if type(v) is int]
+    return max(map(int.bit_length, ints)) <= _MAX_INT_BITS
+
+
 def _unusable_values(obj) -> list[Issue]:
     """Values no stage can handle, by path: lone surrogates in any text (not Unicode; they cannot be
     printed or written) and integers too long to convert. Checked once, before anything reads them."""
@@ -127,6 +151,8 @@ def _unusable_values(obj) -> list[Issue]:
     stack = [(obj, [])]  # values still to look at, in document order (popped from the end)
     while stack and len(issues) < 50:
         value, loc = stack.pop()
+        if type(value) is list and _plain_numbers(value):
+            continue  # a row of parameter values: checked in C, no path built
         if isinstance(value, dict):
             items = list(value.items())
         elif isinstance(value, (list, tuple)):
@@ -279,11 +305,12 @@ def check(f: Formulation, max_terms: int | None = None) -> list[Issue]:
     set_names = {s.name for s in f.sets}
 
     data = Data(f)
+    arrays: dict = {}  # parameter name -> its values as a checked array (the grounding below reuses them)
     for k, p in enumerate(f.parameters):
         bad = [s for s in p.index if s not in set_names]
         for s in bad:
             add(f"parameters[{k}].index", f"unknown set {s}")
-        if not bad and not _finite_array(p, data):  # the common case without a table per element
+        if not bad and not _finite_array(p, data, arrays):  # the common case without a table per element
             try:
                 table = data.table(p.name)
                 for v in table.values():
@@ -320,7 +347,7 @@ def check(f: Formulation, max_terms: int | None = None) -> list[Issue]:
 
     # one vectorized grounding pass of everything; the model is kept for `solve` (core.model.recall).
     # Only when it fails is each part grounded on its own, instance by instance, to say what and where.
-    if not _syntax_issues(f) and _static_issues(f, data, set(owner)) == [] and _ground_once(f, data):
+    if not _syntax_issues(f) and _static_issues(f, data, set(owner)) == [] and _ground_once(f, data, arrays):
         return []
 
     # objective
@@ -366,15 +393,19 @@ def _objective_with_costs(f: Formulation, objective, data: Data) -> list[Issue]:
     return []
 
 
-def _finite_array(p, data: Data) -> bool:
-    """The parameter's values are a well-shaped array of finite numbers (checked with numpy)."""
+def _finite_array(p, data: Data, arrays: dict) -> bool:
+    """The parameter's values are a well-shaped array of finite numbers (checked with numpy); the array
+    is kept in `arrays` for the grounding of this check (converted once)."""
     import numpy as np
 
     try:
         arr = np.asarray(p.value, dtype=float)
     except (ValueError, TypeError, OverflowError):
         return False
-    return arr.shape == tuple(len(data.sets[s]) for s in p.index) and bool(np.isfinite(arr).all())
+    if arr.shape == tuple(len(data.sets[s]) for s in p.index) and bool(np.isfinite(arr).all()):
+        arrays[p.name] = arr
+        return True
+    return False
 
 
 def _static_issues(f: Formulation, data: Data, model_names: set[str]) -> list[Issue]:
@@ -389,7 +420,7 @@ def _static_issues(f: Formulation, data: Data, model_names: set[str]) -> list[Is
     return out
 
 
-def _ground_once(f: Formulation, data: Data) -> bool:
+def _ground_once(f: Formulation, data: Data, arrays: dict) -> bool:
     """Every instance of every slot and row grounds cleanly (vectorized), and the model is kept.
 
     False when anything is wrong or not covered: the caller then checks part by part, the slow
@@ -410,7 +441,7 @@ def _ground_once(f: Formulation, data: Data) -> bool:
         for v in f.variables:
             if v.domain == "binary":
                 binary[offset[v.name]:offset[v.name] + math.prod(len(data.sets[s]) for s in v.index)] = True
-        g = Grounder(data, offset, n)
+        g = Grounder(data, offset, n, arrays)
         for c in f.constraints:
             where = E.parse_condition(c.where) if c.where else None
             fr = g.where(g.frame([(b.index, b.set) for b in c.forall]), where)
@@ -430,7 +461,7 @@ def _ground_once(f: Formulation, data: Data) -> bool:
                         return False
         t0 = time.perf_counter()
         lin = linearize_nodes(f)
-        lm = build(lin)
+        lm = build(lin, arrays=arrays)
     except Exception:  # noqa: BLE001 - any trouble: the part-by-part check says what it is
         return False
     remember(f, lin, lm, time.perf_counter() - t0)

@@ -35,23 +35,47 @@ class Unsupported(Exception):
 
 
 _CONST = -1  # the column of constant entries in a `Terms`
+# Instances, codes and columns as 32-bit integers: half the memory traffic of int64, and what HiGHS
+# takes. Safe because no frame, set or column count reaches 2**31 (`_fits` refuses one that would).
+IDX = np.int32
+_IDX_LIMIT = 2**31 - 2
+
+
+def _fits(n: int) -> None:
+    if n > _IDX_LIMIT:
+        raise Unsupported("more than 2**31 instances or columns")
+
+
+_counting = np.zeros(0, dtype=IDX)
+
+
+def arange(n: int) -> np.ndarray:
+    """0 .. n-1 as a read-only view of one shared array (grown when a longer one is asked for), so the
+    many instance and column ranges of a build cost no memory of their own."""
+    global _counting
+    if len(_counting) < n:
+        _counting = np.arange(n, dtype=IDX)
+        _counting.flags.writeable = False
+    return _counting[:n]
 
 
 class Frame:
     """`n` instances; `bind` maps each bound index to (set name, element codes of length n)."""
 
-    __slots__ = ("n", "bind", "_arange")
+    __slots__ = ("n", "bind", "_arange", "flat")
 
     def __init__(self, n: int, bind: dict[str, tuple[str, np.ndarray]]):
+        _fits(n)
         self.n = n
         self.bind = bind
         self._arange = None
+        self.flat: dict[tuple, np.ndarray] = {}  # row-major positions by (sets, index names): x[i,j] and c[i,j] share one
 
     @property
     def arange(self) -> np.ndarray:
         """0 .. n-1 (shared: arrays in `Terms` are never changed in place)."""
         if self._arange is None:
-            self._arange = np.arange(self.n, dtype=np.int64)
+            self._arange = arange(self.n)
         return self._arange
 
     def take(self, sel: np.ndarray) -> "Frame":
@@ -96,13 +120,31 @@ class Lit:
         self.value = value
 
 
+def _times(coef, a):
+    """coef * a, where `coef` is a float or an array; 1.0 * a is a bit for bit, so it is not computed."""
+    if type(coef) is float and coef == 1.0:
+        return a
+    return coef * a
+
+
+def _per(coef, n: int) -> np.ndarray:
+    """A coefficient as an array over n instances (a read-only view when it is one number)."""
+    return coef if isinstance(coef, np.ndarray) and coef.ndim else np.broadcast_to(np.float64(coef), (n,))
+
+
+# Overflow to inf and inf - inf are caught by `_finite` and left to the reference grounder, which names
+# the instance: numpy's warnings about them would only be noise on the terminal.
+def _quiet():
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
 def _finite(a) -> None:
     if not np.all(np.isfinite(a)):
         raise Unsupported("non-finite")
 
 
 def _empty_terms() -> Terms:
-    z = np.zeros(0, dtype=np.int64)
+    z = np.zeros(0, dtype=IDX)
     return Terms(z, z.copy(), np.zeros(0))
 
 
@@ -125,14 +167,14 @@ def compact(t: Terms, n_cols: int) -> Terms:
     """
     if not len(t.inst):
         return t
-    key = t.inst * (n_cols + 1) + (t.col + 1)
     is_const = t.col == _CONST
     if is_const.any() and not is_const.all():  # constants and terms never merge: compact each on its own
         a = compact(Terms(t.inst[~is_const], t.col[~is_const], t.val[~is_const]), n_cols)
         b = compact(Terms(t.inst[is_const], t.col[is_const], t.val[is_const]), n_cols)
         return _concat([a, b])
-    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):  # sorted and no repeats: the common case
+    if _strictly_sorted(t):  # the common case
         return t  # (0.0 + v is v but for the sign of a zero, which no result depends on)
+    key = t.inst.astype(np.int64) * (n_cols + 1) + (t.col + 1)
     order = np.argsort(key, kind="stable")
     key_s = key[order]
     val_s = t.val[order]
@@ -154,13 +196,25 @@ def compact(t: Terms, n_cols: int) -> Terms:
             out[group[sel]] += val_s[sel]
             pos += c
     ks = key_s[firsts]
-    return Terms(ks // (n_cols + 1), ks % (n_cols + 1) - 1, out)
+    return Terms((ks // (n_cols + 1)).astype(IDX), (ks % (n_cols + 1) - 1).astype(IDX), out)
+
+
+def _strictly_sorted(t: Terms) -> bool:
+    """(instance, column) strictly increasing: sorted and no repeats (boolean arrays only, no keys)."""
+    if len(t.inst) < 2:
+        return True
+    a, b = t.inst[:-1], t.inst[1:]
+    later = b > a
+    if later.all():
+        return True
+    return bool((later | ((b == a) & (t.col[1:] > t.col[:-1]))).all())
 
 
 class Grounder:
     """Vectorized grounding against one `Data` (the same declarations the reference uses)."""
 
-    def __init__(self, data: Data, column_offset: dict[str, int], n_cols: int):
+    def __init__(self, data: Data, column_offset: dict[str, int], n_cols: int,
+                 arrays: dict[str, np.ndarray] | None = None):
         self.data = data
         self.offset = column_offset  # variable name -> its first column
         self.n_cols = n_cols
@@ -169,7 +223,9 @@ class Grounder:
         self._texts: dict[str, np.ndarray] = {}
         self._sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._trans: dict[tuple[str, str], np.ndarray] = {}
-        self._dense: dict[str, np.ndarray] = {}
+        # parameter values as arrays; `arrays`: ones validation already converted (and found finite)
+        self._dense: dict[str, np.ndarray] = dict(arrays or {})
+        self._products: dict[tuple[str, ...], list[np.ndarray]] = {}
 
     # -- sets ------------------------------------------------------------------------
 
@@ -210,7 +266,7 @@ class Grounder:
             nums = self.nums(s)
             ok = np.flatnonzero(~np.isnan(nums))
             order = np.argsort(nums[ok], kind="stable")
-            self._sorted[s] = (nums[ok][order], ok[order])
+            self._sorted[s] = (nums[ok][order], ok[order].astype(IDX))
         keys, codes = self._sorted[s]
         if not len(keys):
             raise Unsupported("no numeric elements")
@@ -226,24 +282,33 @@ class Grounder:
         if (src, dst) not in self._trans:
             m = self.codes_of(dst)
             self._trans[(src, dst)] = np.array([m.get(elements.key(e), -1) for e in self.data.sets[src]],
-                                               dtype=np.int64)
+                                               dtype=IDX)
         out = self._trans[(src, dst)][codes]
         if np.any(out < 0):
             raise Unsupported("not an element")
         return out
 
     def product(self, sets: list[str]) -> list[np.ndarray]:
-        """Codes of the sets' cross product in order (last set fastest), one array per set."""
+        """Codes of the sets' cross product in order (last set fastest), one array per set (kept: a
+        variable's block and a sum over the same sets share them; never changed in place)."""
+        key = tuple(sets)
+        if key in self._products:
+            return self._products[key]
         sizes = [self.size(s) for s in sets]
         total = math.prod(sizes)
+        _fits(total)
         if total == 0:
-            return [np.zeros(0, dtype=np.int64) for _ in sets]
+            return [np.zeros(0, dtype=IDX) for _ in sets]
         out = []
         inner = total
         for n in sizes:
             inner //= n
             outer = total // (n * inner) if n else 0
-            out.append(np.tile(np.repeat(np.arange(n, dtype=np.int64), inner), outer))
+            codes = arange(n)
+            if inner > 1:
+                codes = np.repeat(codes, inner)
+            out.append(np.tile(codes, outer) if outer > 1 else codes)
+        self._products[key] = out
         return out
 
     def frame(self, bindings: list[tuple[str, str]]) -> Frame:
@@ -280,13 +345,15 @@ class Grounder:
     def where(self, fr: Frame, cond: E.Node | None) -> Frame:
         if cond is None:
             return fr
-        return fr.take(self.condition(cond, fr))
+        with _quiet():
+            return fr.take(self.condition(cond, fr))
 
     def rows(self, node: E.Node, fr: Frame) -> tuple[Terms, np.ndarray]:
         """`node` grounded for every instance of `fr`: its compacted terms (sorted by instance, then
         column) and its constant per instance."""
         parts: list[Terms] = []
-        self.add(node, fr, np.ones(fr.n), parts)
+        with _quiet():
+            self.add(node, fr, 1.0, parts)
         terms, consts = [], []
         for p in parts:  # terms and constants never merge: each kind is compacted on its own
             is_const = p.col == _CONST
@@ -297,8 +364,9 @@ class Grounder:
             else:
                 terms.append(Terms(p.inst[~is_const], p.col[~is_const], p.val[~is_const]))
                 consts.append(Terms(p.inst[is_const], p.col[is_const], p.val[is_const]))
-        t = compact(_concat(terms), self.n_cols)
-        c = compact(_concat(consts), self.n_cols)
+        with _quiet():
+            t = compact(_concat(terms), self.n_cols)
+            c = compact(_concat(consts), self.n_cols)
         const = np.zeros(fr.n)
         const[c.inst] = c.val
         _finite(t.val)
@@ -307,16 +375,17 @@ class Grounder:
 
     # -- the walk (mirrors Data._add and Data.evaluate) ------------------------------------
 
-    def add(self, node: E.Node, fr: Frame, coef: np.ndarray, acc: list[Terms]) -> None:
-        """acc += coef * node, entries appended in the reference's order."""
+    def add(self, node: E.Node, fr: Frame, coef, acc: list[Terms]) -> None:
+        """acc += coef * node, entries appended in the reference's order (`coef`: a float, or an array
+        over the instances)."""
         self.data.check_deadline()
         if isinstance(node, E.Index):
             kind, col_or_val = self.resolve(node, fr)
             inst = fr.arange
             if kind == "variable":
-                acc.append(Terms(inst, col_or_val, coef))
+                acc.append(Terms(inst, col_or_val, _per(coef, fr.n)))
             else:
-                acc.append(Terms(inst, np.full(fr.n, _CONST, dtype=np.int64), coef * col_or_val))
+                acc.append(Terms(inst, np.full(fr.n, _CONST, dtype=IDX), _per(_times(coef, col_or_val), fr.n)))
             return
         if isinstance(node, E.Sum):
             self.add_sum(node, fr, coef, acc)
@@ -344,7 +413,7 @@ class Grounder:
                     a = self._as_number_or_lin(a, fr)
                     if not isinstance(a, Lin):
                         _finite(a)
-                        self.add(node.right, fr, coef * a, acc)
+                        self.add(node.right, fr, _times(coef, a), acc)
                         return
                 v = self.combine(node, a, self.evaluate(node.right, fr), fr)
             else:
@@ -358,9 +427,10 @@ class Grounder:
         v = self._as_number_or_lin(v, fr)
         if isinstance(v, Lin):
             t = v.t
-            acc.append(Terms(t.inst, t.col, coef[t.inst] * t.val))
+            c = coef[t.inst] if isinstance(coef, np.ndarray) and coef.ndim else coef
+            acc.append(Terms(t.inst, t.col, _times(c, t.val)))
         else:
-            acc.append(Terms(fr.arange, np.full(fr.n, _CONST, dtype=np.int64),
+            acc.append(Terms(fr.arange, np.full(fr.n, _CONST, dtype=IDX),
                              np.broadcast_to(coef * self.number(v, fr), (fr.n,))))
 
     def _not_element(self, node: E.Node, fr: Frame) -> None:
@@ -370,29 +440,36 @@ class Grounder:
             if np.any(np.isnan(self.nums(s)[c])):
                 raise Unsupported("element used as a number")
 
-    def add_sum(self, node: E.Sum, fr: Frame, coef: np.ndarray, acc: list[Terms]) -> None:
+    def add_sum(self, node: E.Sum, fr: Frame, coef, acc: list[Terms]) -> None:
         names = [g.index for g in node.generators]
         if len(set(names)) != len(names) or any(n in fr.bind for n in names):
             raise Unsupported("index bound twice")
         inner, parent = self.expand(fr, [(g.index, g.set) for g in node.generators], node.condition)
         parts: list[Terms] = []
-        self.add(node.body, inner, coef[parent], parts)
+        self.add(node.body, inner, coef[parent] if isinstance(coef, np.ndarray) and coef.ndim else coef, parts)
         t = _concat(parts)
         if not len(t.inst):
             return
-        if len(parts) > 1 and np.any(np.diff(t.inst) < 0):  # inner instance order, then the body's order
+        if len(parts) > 1 and np.any(t.inst[1:] < t.inst[:-1]):  # inner instance order, then the body's order
             order = np.argsort(t.inst, kind="stable")
             t = Terms(t.inst[order], t.col[order], t.val[order])
-        acc.append(Terms(parent[t.inst], t.col, t.val))
+        # one entry per inner instance, in order (a plain term): its outer instance is `parent` itself
+        acc.append(Terms(parent if t.inst is inner.arange else parent[t.inst], t.col, t.val))
 
     def expand(self, fr: Frame, gens: list[tuple[str, str]], cond: E.Node | None) -> tuple[Frame, np.ndarray]:
         """The frame times the generators' sets (outer instance major), filtered by `cond`."""
         codes = self.product([s for _, s in gens])
         k = len(codes[0])
-        parent = np.repeat(np.arange(fr.n, dtype=np.int64), k)
-        bind = {name: (s, c[parent]) for name, (s, c) in fr.bind.items()}
-        for (idx, s), c in zip(gens, codes):
-            bind[idx] = (s, np.tile(c, fr.n))
+        _fits(fr.n * k)
+        if fr.n == 1:  # a sum outside any forall (an objective): the generators' codes as they are
+            parent = np.broadcast_to(np.zeros(1, dtype=IDX), (k,))
+            bind = {name: (s, np.broadcast_to(c, (k,))) for name, (s, c) in fr.bind.items()}
+            bind.update({idx: (s, c) for (idx, s), c in zip(gens, codes)})
+        else:
+            parent = np.repeat(fr.arange, k)
+            bind = {name: (s, c[parent]) for name, (s, c) in fr.bind.items()}
+            for (idx, s), c in zip(gens, codes):
+                bind[idx] = (s, np.tile(c, fr.n))
         inner = Frame(fr.n * k, bind)
         if cond is not None:
             mask = self.condition(cond, inner)
@@ -422,7 +499,7 @@ class Grounder:
             return self.combine(node, self.evaluate(node.left, fr), self.evaluate(node.right, fr), fr)
         if isinstance(node, (E.Sum, E.Add)):
             parts: list[Terms] = []
-            self.add(node, fr, np.ones(fr.n), parts)
+            self.add(node, fr, 1.0, parts)
             t = compact(_concat(parts), self.n_cols)
             has = np.zeros(fr.n, dtype=bool)
             has[t.inst[t.col != _CONST]] = True
@@ -446,7 +523,7 @@ class Grounder:
         if name in d.vars:
             if d.vars[name].index:
                 raise Unsupported("indexed variable without index")
-            return self.single(np.full(fr.n, self.offset[name], dtype=np.int64), fr)
+            return self.single(np.full(fr.n, self.offset[name], dtype=IDX), fr)
         raise Unsupported("unknown name")
 
     def single(self, cols: np.ndarray, fr: Frame) -> Lin:
@@ -464,16 +541,35 @@ class Grounder:
             raise Unsupported("unknown name")
         if len(node.args) != len(sets):
             raise Unsupported("wrong number of indices")
-        codes = [self.element_codes(arg, s, fr) for arg, s in zip(node.args, sets)]
-        flat = codes[0] if codes else np.zeros(fr.n, dtype=np.int64)
-        for c, s in zip(codes[1:], sets[1:]):  # row-major position (codes are in range by construction)
-            flat = flat * self.size(s)
-            flat += c
-        flat = np.broadcast_to(flat, (fr.n,))
+        simple = all(isinstance(a, E.Name) and a.id in fr.bind for a in node.args)
+        key = (tuple(sets), tuple(a.id for a in node.args)) if simple else None
+        flat, whole = fr.flat.get(key, (None, False)) if simple else (None, False)
+        if flat is None:
+            codes = [self.element_codes(arg, s, fr) for arg, s in zip(node.args, sets)]
+            whole = self._is_product(codes, sets)
+            if whole:  # every element tuple once, in order (`sum(c[i,j] * x[i,j] for i in I for j in J)`)
+                flat = arange(fr.n)
+            else:
+                flat = codes[0] if codes else np.zeros(fr.n, dtype=IDX)
+                for c, s in zip(codes[1:], sets[1:]):  # row-major position (codes are in range by construction)
+                    flat = flat * self.size(s)
+                    flat += c
+                flat = np.broadcast_to(flat, (fr.n,))
+            if simple:
+                fr.flat[key] = (flat, whole)
         if kind == "variable":
             off = self.offset[node.name]
+            if whole:
+                return kind, arange(off + fr.n)[off:]
             return kind, flat + off if off else flat
-        return kind, self.dense(node.name).reshape(-1)[flat]
+        table = self.dense(node.name).reshape(-1)
+        return kind, table if whole else table[flat]
+
+    def _is_product(self, codes: list[np.ndarray], sets) -> bool:
+        """The codes are the cross product of `sets` itself (the very arrays `product` made)."""
+        made = self._products.get(tuple(sets))
+        return bool(codes) and made is not None and len(made) == len(codes) and \
+            all(c is m for c, m in zip(codes, made))
 
     def element_codes(self, arg: E.Node, s: str, fr: Frame) -> np.ndarray:
         if isinstance(arg, E.Name) and arg.id in fr.bind:
@@ -484,7 +580,7 @@ class Grounder:
             k = self.codes_of(s).get(elements.key(v.value))
             if k is None:
                 raise Unsupported("not an element")
-            return np.full(fr.n, k, dtype=np.int64)
+            return np.full(fr.n, k, dtype=IDX)
         if isinstance(v, Elem):
             return self.translate(v.set_name, s, v.codes)
         if isinstance(v, Lin):
@@ -535,8 +631,8 @@ class Grounder:
 
     def with_const(self, v, fr: Frame) -> Lin:
         """`LinExpr({}, number)` per instance."""
-        inst = np.arange(fr.n, dtype=np.int64)
-        return Lin(Terms(inst, np.full(fr.n, _CONST, dtype=np.int64),
+        inst = np.arange(fr.n, dtype=IDX)
+        return Lin(Terms(inst, np.full(fr.n, _CONST, dtype=IDX),
                          np.broadcast_to(np.asarray(v, dtype=float), (fr.n,)).copy()),
                    np.zeros(fr.n, dtype=bool))
 
