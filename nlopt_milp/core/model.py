@@ -312,7 +312,7 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
     from .vground import Grounder, Terms, Unsupported, compact
 
     lf = lin.formulation
-    data = Data(lf)
+    data = lin.data.extended([], []) if lin.data is not None else Data(lf)  # a copy: the deadline is ours
     data.deadline = deadline
     offset: dict[str, int] = {}
     n = 0

@@ -399,6 +399,7 @@ class Linearized:
     formulation: Formulation
     comparisons: dict[str, E.Compare]  # linearized constraint name -> its comparison
     objective: E.Node
+    data: Data | None = None  # the evaluation context of `formulation` (kept so building need not redo it)
 
 
 def linearize(f: Formulation) -> Formulation:
@@ -410,9 +411,12 @@ def linearize(f: Formulation) -> Formulation:
     return linearize_nodes(f).formulation
 
 
-def linearize_nodes(f: Formulation, deadline: float | None = None) -> Linearized:
-    """`linearize`, keeping the nodes; `deadline` (time.monotonic()) bounds big-M derivation."""
-    data = Data(f)
+def linearize_nodes(f: Formulation, deadline: float | None = None, data: Data | None = None) -> Linearized:
+    """`linearize`, keeping the nodes; `deadline` (time.monotonic()) bounds big-M derivation.
+
+    `data`: the evaluation context of `f` if the caller has one (it is extended, not changed).
+    """
+    data = Data(f) if data is None else data.extended([], [])
     data.deadline = deadline
     taken = {s.name for s in f.sets} | {p.name for p in f.parameters} | {v.name for v in f.variables}
     taken |= {c.name for c in f.constraints}
@@ -442,7 +446,7 @@ def linearize_nodes(f: Formulation, deadline: float | None = None) -> Linearized
         objective = f.objective.model_copy(update={"expr": E.to_text(obj)})
     lf = f.model_copy(update={"parameters": params, "variables": variables, "constraints": constraints,
                               "objective": objective})
-    return Linearized(lf, comparisons, obj)
+    return Linearized(lf, comparisons, obj, data)
 
 
 def objective_costs(c, out: Emission) -> list[E.Node]:

@@ -460,7 +460,7 @@ def _ground_once(f: Formulation, data: Data, arrays: dict) -> bool:
                     if not _slot_fine(g, kind, one, fr, binary):
                         return False
         t0 = time.perf_counter()
-        lin = linearize_nodes(f)
+        lin = linearize_nodes(f, data=data)
         lm = build(lin, arrays=arrays)
     except Exception:  # noqa: BLE001 - any trouble: the part-by-part check says what it is
         return False
