@@ -31,8 +31,16 @@ class ElementOrderError(ValueError):
     """`<`, `>`, `<=` or `>=` between a name and a number."""
 
 
+_NUMERIC_START = frozenset("+-.0123456789")
+
+
 def number(e: object) -> float | None:
     """The value of a numeric element (or literal), None for a name. Out-of-range numbers are inf."""
+    t = type(e)
+    if t is str:  # the common cases first, by exact type (called once per element per pass)
+        return float(e) if e and e[0] in _NUMERIC_START and _NUMBER_TEXT.fullmatch(e) else None
+    if t is float:
+        return e
     if isinstance(e, bool):  # never an element; keep True from passing as 1
         return None
     if isinstance(e, float):
