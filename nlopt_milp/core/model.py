@@ -403,7 +403,8 @@ def build(lin: Linearized, deadline: float | None = None, reference: bool = Fals
         keep = t.val != 0.0
         if not keep.all():
             t = Terms(t.inst[keep], t.col[keep], t.val[keep])
-        indptrs.append(np.bincount(t.inst, minlength=rows_n))
+        # entries per row: compacted terms are sorted by row, so a search finds each row's start
+        indptrs.append(np.diff(np.searchsorted(t.inst, np.arange(rows_n + 1))))
         inds.append(t.col)
         vals.append(t.val)
         senses.append(np.full(rows_n, SENSES.index(cmp.op), dtype=np.int8))

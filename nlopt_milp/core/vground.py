@@ -62,12 +62,14 @@ def arange(n: int) -> np.ndarray:
 class Frame:
     """`n` instances; `bind` maps each bound index to (set name, element codes of length n)."""
 
-    __slots__ = ("n", "bind", "_arange", "flat")
+    __slots__ = ("n", "bind", "_arange", "flat", "product_of")
 
-    def __init__(self, n: int, bind: dict[str, tuple[str, np.ndarray]]):
+    def __init__(self, n: int, bind: dict[str, tuple[str, np.ndarray]], product_of: tuple[str, ...] | None = None):
         _fits(n)
         self.n = n
         self.bind = bind
+        # the sets whose whole cross product this frame is, in bind order (its codes: `product`'s arrays)
+        self.product_of = product_of
         self._arange = None
         self.flat: dict[tuple, np.ndarray] = {}  # row-major positions by (sets, index names): x[i,j] and c[i,j] share one
 
@@ -314,7 +316,9 @@ class Grounder:
     def frame(self, bindings: list[tuple[str, str]]) -> Frame:
         codes = self.product([s for _, s in bindings])
         n = len(codes[0]) if codes else 1
-        return Frame(n, {idx: (s, c) for (idx, s), c in zip(bindings, codes)})
+        names = [idx for idx, _ in bindings]
+        whole = tuple(s for _, s in bindings) if len(set(names)) == len(names) else None
+        return Frame(n, {idx: (s, c) for (idx, s), c in zip(bindings, codes)}, whole)
 
     # -- parameters --------------------------------------------------------------------
 
@@ -461,16 +465,27 @@ class Grounder:
         codes = self.product([s for _, s in gens])
         k = len(codes[0])
         _fits(fr.n * k)
-        if fr.n == 1:  # a sum outside any forall (an objective): the generators' codes as they are
+        if fr.product_of is not None and fr.n > 1:
+            # the frame is a whole product, so frame x generators is the product of all their sets
+            # (outer instance major, last set fastest): its codes are `product`'s, shared, not copied
+            sets = fr.product_of + tuple(s for _, s in gens)
+            every = self.product(list(sets))
+            outer = len(fr.product_of)
+            parent = every[0] if outer == 1 else np.repeat(fr.arange, k)  # one set: its code is the instance
+            bind = {name: (s, c) for (name, (s, _)), c in zip(fr.bind.items(), every)}
+            bind.update({idx: (s, c) for (idx, s), c in zip(gens, every[outer:])})
+            inner = Frame(fr.n * k, bind, sets)
+        elif fr.n == 1:  # a sum outside any forall (an objective): the generators' codes as they are
             parent = np.broadcast_to(np.zeros(1, dtype=IDX), (k,))
             bind = {name: (s, np.broadcast_to(c, (k,))) for name, (s, c) in fr.bind.items()}
             bind.update({idx: (s, c) for (idx, s), c in zip(gens, codes)})
+            inner = Frame(fr.n * k, bind, tuple(s for _, s in gens) if not fr.bind else None)
         else:
             parent = np.repeat(fr.arange, k)
             bind = {name: (s, c[parent]) for name, (s, c) in fr.bind.items()}
             for (idx, s), c in zip(gens, codes):
                 bind[idx] = (s, np.tile(c, fr.n))
-        inner = Frame(fr.n * k, bind)
+            inner = Frame(fr.n * k, bind)
         if cond is not None:
             mask = self.condition(cond, inner)
             inner = inner.take(mask)
