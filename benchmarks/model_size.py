@@ -17,7 +17,9 @@ alternating order over `--repeat` rounds; medians are shown. Approaches:
   vectorized, and keeps it) -> HiGHS (`solve`): phases load, check, ground (inside check),
   pass (arrays -> `passModel`), solve (HiGHS `run`), read back (values checked against the
   rows, labels, slacks, duals);
-* ``highspy``: the same data -> numpy arrays -> `passModel` (highspy's array form) -> `run()`;
+* ``highspy``: the same data, as numpy arrays in hand -> `passModel` (highspy's array form) -> `run()`;
+* ``lists``: the same as ``highspy``, but starting from the plain lists our JSON holds (`numpy.asarray`
+  of each is on the clock), i.e. hand-built highspy from the input ours gets;
 * ``linopy``: linopy's model (xarray) -> `to_highspy()` -> `run()` (skipped if linopy is missing);
 * ``pyomo``: a Pyomo `ConcreteModel` -> Pyomo's HiGHS interface (pass and solve in one).
 
@@ -27,7 +29,7 @@ answer back. Objectives must agree (relative 1e-6; MIPs within their gap). Sizes
 process's maximum resident set minus what it had after its imports (MB).
 
     python benchmarks/model_size.py [--sizes 1000,10000,100000] [--families transport,facility,lotsizing]
-        [--big 1000000] [--repeat 3] [--approaches ours,highspy,linopy,pyomo]
+        [--big 1000000] [--repeat 3] [--approaches ours,highspy,lists,linopy,pyomo]
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 SEED = 20240607
 FAMILIES = ("transport", "facility", "lotsizing")
-APPROACHES = ("ours", "highspy", "linopy", "pyomo")
+APPROACHES = ("ours", "highspy", "lists", "linopy", "pyomo")
 MIP_TIME_LIMIT = 60.0
 MAX_TERMS = 100_000_000  # the default --max-terms (2,000,000) stops the 1M-variable LP, as it should
 
@@ -150,7 +152,7 @@ def formulation(family: str, d: dict) -> dict:
                  "slots": {"expr": "sum(make[i, t] for i in I) <= cap[t]"}}]}
 
 
-# --- the four approaches ----------------------------------------------------------------------
+# --- the approaches ----------------------------------------------------------------------
 
 def run_ours(family: str, d: dict, solve_it: bool) -> dict:
     from nlopt_milp.core import model as core_model
@@ -339,10 +341,22 @@ def build_pyomo(family: str, d: dict):
     return m
 
 
+def from_lists(family: str, d: dict):
+    """highspy from the plain lists our formulation JSON holds: numpy arrays made of them, then `build_highspy`."""
+    import numpy as np
+
+    return build_highspy(family, {k: np.asarray(v, dtype=float) if k not in SET_KEYS else v for k, v in d.items()})
+
+
+SET_KEYS = {"S", "D", "F", "C", "I", "T"}
+
+
 def run_other(approach: str, family: str, d: dict, solve_it: bool) -> dict:
+    if approach == "lists":  # the same plain lists ours starts from (made before the clock starts)
+        d = {k: v.tolist() if hasattr(v, "tolist") else v for k, v in d.items()}
     base = rss_mb()
     s = time.perf_counter()
-    built = {"highspy": build_highspy, "linopy": build_linopy, "pyomo": build_pyomo}[approach](family, d)
+    built = {"highspy": build_highspy, "lists": from_lists, "linopy": build_linopy, "pyomo": build_pyomo}[approach](family, d)
     t = {"build": time.perf_counter() - s}
     obj = None
     if solve_it:
