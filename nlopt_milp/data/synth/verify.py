@@ -136,8 +136,11 @@ class VerifyRun:
 
 async def verify(records: list[dict], backend, log: Path, options: VerifyOptions, resume: bool = False,
                  index=None, on_record: Callable[[dict], None] | None = None, executor=None) -> VerifyRun:
-    """Verify every record not yet in `log`; append each result as it finishes."""
-    from .llm import bounded
+    """Verify every record not yet in `log`; append each result as it finishes.
+
+    At most `options.concurrency` requests are in flight; the texts in progress (at most `backlog(concurrency)`)
+    are checked and solved outside that limit."""
+    from ...formulate.backends.throttle import Throttled, backlog, bounded
 
     t0 = time.perf_counter()
     writer, done = open_output(log, resume)
@@ -148,8 +151,8 @@ async def verify(records: list[dict], backend, log: Path, options: VerifyOptions
         executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
     run = VerifyRun()
     try:
-        v = Verifier(backend, options, executor, index)
-        async for rec, error in bounded(todo, v.verify, options.concurrency):
+        v = Verifier(Throttled(backend, options.concurrency), options, executor, index)
+        async for rec, error in bounded(todo, v.verify, backlog(options.concurrency)):
             if rec is None:
                 run.errors.append(error)
                 continue
