@@ -54,11 +54,16 @@ def _flatten(v) -> list[float]:
 
 
 def data_values(formulation: dict) -> list[float]:
-    """The numbers a text must state: parameter values and numeric constraint slots, except 0 and 1
-    (usually said in words: "none", "exactly one")."""
+    """The numbers a text must state: parameter values, numeric constraint slots and the numbers the formulation
+    lists as stated but unused, except 0 and 1 (usually said in words: "none", "exactly one")."""
     vals: list[float] = []
     for p in formulation.get("parameters", []):
         vals += _flatten(p.get("value"))
+    for u in formulation.get("unused_numbers", []):
+        try:
+            vals.append(float(u.get("value")))
+        except (TypeError, ValueError):
+            pass
     for c in formulation.get("constraints", []):
         for v in (c.get("slots") or {}).values():
             if isinstance(v, str):
