@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import platform
 import re
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,6 +26,7 @@ from ..formulate.backends.throttle import Throttled
 from ..formulate.llm import BackendUnavailable
 from ..formulate.pipeline import Outcome, Pipeline
 from ..formulate.prompts import PROMPT_VERSION
+from ..solve.pool import solver_pool
 from ..core.files import write_new_output
 from .datasets import LoadedBenchmark, Sample
 from .log import LOG_FORMAT, EvalLog, LogError, LogWriteError, open_log
@@ -173,7 +173,7 @@ async def run_eval(
             trace_dir.mkdir(parents=True, exist_ok=True)
         own_pool = executor is None
         if own_pool:
-            executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
+            executor = solver_pool(options.solve_workers)
         pipeline = Pipeline(Throttled(backend, options.concurrency), mode=options.mode, samples=options.samples,
                             max_repairs=options.max_repairs, temperature=options.temperature,
                             max_tokens=options.max_tokens, seed=options.seed,

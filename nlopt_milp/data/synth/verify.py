@@ -9,11 +9,9 @@ or domains. Texts that share a 13-gram with a benchmark problem are dropped firs
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -141,6 +139,7 @@ async def verify(records: list[dict], backend, log: Path, options: VerifyOptions
     At most `options.concurrency` requests are in flight; the texts in progress (at most `backlog(concurrency)`)
     are checked and solved outside that limit."""
     from ...formulate.backends.throttle import Throttled, backlog, bounded
+    from ...solve.pool import solver_pool
 
     t0 = time.perf_counter()
     writer, done = open_output(log, resume)
@@ -148,7 +147,7 @@ async def verify(records: list[dict], backend, log: Path, options: VerifyOptions
     todo = [r for r in records if str(r["id"]) not in finished]
     own = executor is None
     if own:
-        executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
+        executor = solver_pool(options.solve_workers)
     run = VerifyRun()
     try:
         v = Verifier(Throttled(backend, options.concurrency), options, executor, index)
