@@ -5,7 +5,7 @@
 2. Overhead: back-translation (writer + critic, --refine 0) and verification (single-call
    formulation, one sample, solved in the solver pool) of N instances against a server that
    answers at once: milliseconds per instance, everything but the model.
-3. Throughput: the same with every reply delayed by a fixed latency and C instances in flight.
+3. Throughput: the same with every reply delayed by a fixed latency and C requests in flight.
    Ideal: C / (2 · latency) instances/s for back-translation (two requests in a row per instance),
    C / latency for verification; we print the achieved fraction.
 
