@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +36,7 @@ from nlopt_milp.core.validate import load_file  # noqa: E402
 from nlopt_milp.eval.datasets import Sample  # noqa: E402
 from nlopt_milp.eval.runner import EvalOptions, run_eval  # noqa: E402
 from nlopt_milp.formulate.llm import OpenAIBackend  # noqa: E402
+from nlopt_milp.solve.pool import solver_pool  # noqa: E402
 from nlopt_milp.solve.export import emit  # noqa: E402
 
 
@@ -118,7 +118,7 @@ def main() -> None:
     ap.add_argument("--process-runs", type=int, default=16, help="problems run the per-process way")
     a = ap.parse_args()
     samples, replies = problems(a.problems)
-    pool = ProcessPoolExecutor(EvalOptions().solve_workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = solver_pool(EvalOptions().solve_workers)
     with pool, tempfile.TemporaryDirectory() as d:
         log = Path(d) / "log.jsonl"
         run(samples[:8], replies, 0.0, a.concurrency, log, pool)  # warm the pool's imports

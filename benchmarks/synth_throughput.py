@@ -5,7 +5,7 @@
 2. Overhead: back-translation (writer + critic, --refine 0) and verification (single-call
    formulation, one sample, solved in the solver pool) of N instances against a server that
    answers at once: milliseconds per instance, everything but the model.
-3. Throughput: the same with every reply delayed by a fixed latency and C instances in flight.
+3. Throughput: the same with every reply delayed by a fixed latency and C requests in flight.
    Ideal: C / (2 · latency) instances/s for back-translation (two requests in a row per instance),
    C / latency for verification; we print the achieved fraction.
 
@@ -23,7 +23,6 @@ import re
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +36,7 @@ from nlopt_milp.data.synth.backtranslate import BTOptions, backtranslate  # noqa
 from nlopt_milp.data.synth.generate import Attempt, generate, make_instance  # noqa: E402
 from nlopt_milp.data.synth.verify import VerifyOptions, verify  # noqa: E402
 from nlopt_milp.formulate.llm import OpenAIBackend  # noqa: E402
+from nlopt_milp.solve.pool import solver_pool  # noqa: E402
 
 
 def generator_rates(attempts: int) -> None:
@@ -130,7 +130,7 @@ def main() -> None:
     random.Random(0).shuffle(instances)
     instances = instances[: a.instances]
     n = len(instances)
-    pool = ProcessPoolExecutor(VerifyOptions().solve_workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = solver_pool(VerifyOptions().solve_workers)
     try:
         stages(instances[:8], 0.0, a.concurrency, pool)  # warm the pool and imports
         bt, vt, acc, train = stages(instances, 0.0, a.concurrency, pool)

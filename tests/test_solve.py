@@ -772,3 +772,13 @@ def test_compare_detects_disagreement():
     assert not ok and "objective" in msg
     ok, msg = compare({"highs": SolveResult("optimal", 1.0), "ortools": SolveResult("infeasible")})
     assert not ok and "status" in msg
+
+
+def test_solver_pool_runs_below_the_callers_priority():
+    """Solves yield the CPU to the process that reads replies and sends requests (solve/pool.py)."""
+    import os
+
+    from nlopt_milp.solve.pool import NICE, solver_pool
+
+    with solver_pool(1) as pool:
+        assert pool.submit(os.nice, 0).result(timeout=60) == min(19, os.nice(0) + NICE)

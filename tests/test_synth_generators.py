@@ -9,8 +9,10 @@ import pytest
 from nlopt_milp.core.formulation import TEMPLATE_NAMES
 from nlopt_milp.core.validate import check
 from nlopt_milp.data.generators import FAMILIES
+from nlopt_milp.data.synth.backtranslate import _written, data_values
 from nlopt_milp.data.synth.generate import Attempt, generate, make_instance
 from nlopt_milp.data.synth.jsonl import SynthError
+from nlopt_milp.formulate.audit import audit
 from nlopt_milp.solve import check_agreement, solve
 
 
@@ -39,6 +41,10 @@ def test_family_valid_agreeing_and_growing(family):
         assert check(f) == []
         assert f.name == family
         assert all(x.description for x in [*f.sets, *f.parameters, *f.variables])
+        # a text stating the instance's numbers draws no audit finding on the gold formulation (each would send
+        # a correct forward formulation to a review round, and teach a model to leave numbers unexplained)
+        text = "The figures are " + ", ".join(_written(x) for x in data_values(rec["formulation"])) + "."
+        assert [str(x) for x in audit(f, text) if x.kind != "source_not_found"] == []
         ag = check_agreement(f, time_limit=30)
         assert ag.agree, ag.message
         assert ag.results["highs"].status == "optimal"

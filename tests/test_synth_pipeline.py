@@ -11,6 +11,7 @@ Five instances, each given a case word that its scripted texts carry:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ import pytest
 from scripted_server import Reply, ScriptedServer
 
 from nlopt_milp.data.synth import prompts as P
+from nlopt_milp.data.synth.backtranslate import data_values
 from nlopt_milp.data.synth.generate import generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,12 +207,13 @@ def test_verify_killed_and_resumed_gives_the_same_dataset(tmp_path, instances, b
                         "--json"))
         ref = tmp_path / "ref"
         last_json(nlopt(*verify_args(texts, ref, server, bench, "--concurrency", "1")))
-    # verify takes texts in file order, one at a time: the last one that needs a request is made slow,
-    # and the process is killed once every text before it is in the log
+    # verify sends one request at a time (--concurrency 1), texts in file order: the last one that needs a
+    # request is made slow, and the process is killed once every other text is in the log (echo needs no
+    # request: it is written while the slow request waits, wherever it stands)
     word_of = {r["id"]: w for w, r in zip(WORDS, recs)}
     order = [word_of[r["id"]] for r in map(json.loads, texts.read_text().splitlines()) if r["accepted"]]
     slow = [w for w in order if w != "echo"][-1]
-    before = order.index(slow)
+    before = len(order) - 1
     ds = tmp_path / "ds"
     with ScriptedServer(responder=Script(recs, slow=slow)) as server:
         args = [sys.executable, "-m", "nlopt_milp.cli.app", *verify_args(texts, ds, server, bench, "--concurrency", "1")]
@@ -224,7 +228,8 @@ def test_verify_killed_and_resumed_gives_the_same_dataset(tmp_path, instances, b
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert not (ds / "data").exists() or not any((ds / "data").glob("*.parquet"))
-    assert log.read_text().count("\n") == before
+    logged = [word_of[r["id"]] for r in map(json.loads, log.read_text().splitlines())]
+    assert sorted(logged) == sorted(w for w in order if w != slow)
     with ScriptedServer(responder=Script(recs)) as server:
         v = last_json(nlopt(*verify_args(texts, ds, server, bench, "--resume")))
         asked = [r.json["messages"][-1]["content"] for r in server.chat_requests]
@@ -267,3 +272,142 @@ def test_backtranslate_spreads_requests_over_several_servers(tmp_path, instances
         n_one, n_two = len(one.chat_requests), len(two.chat_requests)
     assert s["n"] == 4 and s["accepted"] + s["rejected"] == 4
     assert n_one >= 3 and n_two >= 3  # round robin: 8 requests or more, spread over both
+
+
+# --- concurrency: requests in flight, instances in progress ---------------------------------------------
+
+
+def _verify_records(tmp_path: Path, n: int) -> tuple[list[dict], dict[str, str]]:
+    """n knapsack texts to verify, and the reply (the gold formulation) for each one's case key. The key is
+    written in letters: a stray number in the text would draw a review request from the audit."""
+    path = tmp_path / "knapsack.jsonl"
+    generate(["knapsack"], n, 1, 11, path)
+    recs, golds = [], {}
+    for k, r in enumerate(map(json.loads, path.read_text().splitlines())):
+        key = str(k).translate(str.maketrans("0123456789", "abcdefghij"))
+        numbers = ", ".join(str(int(x)) if float(x).is_integer() else repr(x) for x in data_values(r["formulation"]))
+        recs.append({**r, "text": f"Case {key}. A planner has these figures: {numbers}. Find the best plan."})
+        golds[key] = json.dumps(r["formulation"])
+    return recs, golds
+
+
+class _InFlight:
+    """Answers a forward request with its case's gold formulation; counts the requests in flight at the server.
+    The first `first` requests are answered only once all of them are in flight together."""
+
+    def __init__(self, golds: dict[str, str], first: int, on_arrival=None):
+        self.golds = golds
+        self.lock = threading.Lock()
+        self.now = self.most = self.seen = 0
+        self.first = threading.Barrier(first, timeout=30)
+        self.on_arrival = on_arrival
+
+    def __call__(self, request: dict) -> Reply:
+        with self.lock:
+            self.now += 1
+            self.seen += 1
+            self.most = max(self.most, self.now)
+            k = self.seen
+            if self.on_arrival is not None:
+                self.on_arrival(k)
+        try:
+            if k <= self.first.parties:
+                self.first.wait()
+            user = request["messages"][-1]["content"]
+            if request["messages"][0]["content"] == P.CRITIC_SYSTEM:
+                return Reply(content=json.dumps({"complete": True, "discrepancies": []}))
+            if request["messages"][0]["content"] == P.WRITER_SYSTEM:
+                return Reply(content="A planner has figures. Find the best plan.")
+            return Reply(content=self.golds[re.search(r"Case ([a-j]+)\.", user).group(1)])
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+class _HeldSolves(ThreadPoolExecutor):
+    """The solver pool, in one thread: every check-and-solve waits until `release` is set."""
+
+    def __init__(self):
+        super().__init__(1)
+        self.release = threading.Event()
+        self.finished = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        def held():
+            if not self.release.wait(30):
+                raise TimeoutError("solves never released")
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.finished += 1
+        return super().submit(held)
+
+
+def test_verify_keeps_requests_in_flight_while_earlier_texts_are_solved(tmp_path):
+    from nlopt_milp.data.synth.verify import VerifyOptions, verify
+    from nlopt_milp.formulate.backends.throttle import backlog
+    from nlopt_milp.formulate.llm import OpenAIBackend
+
+    recs, golds = _verify_records(tmp_path, 8)
+    pool = _HeldSolves()
+    solved_at_arrival: list[int] = []
+
+    def arrival(k: int) -> None:
+        solved_at_arrival.append(pool.finished)
+        if k == backlog(3):  # as many texts as may be in progress have asked: let the solves go
+            pool.release.set()
+
+    script = _InFlight(golds, first=3, on_arrival=arrival)
+    try:
+        with ScriptedServer(responder=script) as server:
+            run = asyncio.run(verify(recs, OpenAIBackend(server.base_url), tmp_path / "v.jsonl",
+                                     VerifyOptions(mode="single", max_repairs=0, concurrency=3), executor=pool))
+    finally:
+        pool.shutdown()
+    assert (run.written, run.errors) == (8, [])
+    assert [json.loads(x)["split"] for x in (tmp_path / "v.jsonl").read_text().splitlines()] == ["train"] * 8
+    assert script.seen == 8 and script.most == 3  # up to --concurrency requests in flight, never more
+    # While the first replies waited for the solver, the next texts' requests went out: 6 requests before any
+    # solve had finished (a limit per text would have stopped at 3), then no more until one had.
+    assert solved_at_arrival[:6] == [0] * 6 and all(n >= 1 for n in solved_at_arrival[6:])
+
+
+def test_backtranslate_limits_requests_in_flight(tmp_path):
+    from nlopt_milp.data.synth.backtranslate import BTOptions, backtranslate
+    from nlopt_milp.formulate.llm import OpenAIBackend
+
+    path = tmp_path / "inst.jsonl"
+    generate(["knapsack"], 5, 1, 11, path)
+    script = _InFlight({}, first=2)
+    with ScriptedServer(responder=script) as server:
+        s = asyncio.run(backtranslate([json.loads(x) for x in path.read_text().splitlines()],
+                                      OpenAIBackend(server.base_url), tmp_path / "t.jsonl",
+                                      BTOptions(refine=0, concurrency=2)))
+    assert s.n == 5 and script.seen == 10  # writer and critic for each instance
+    assert script.most == 2
+
+
+def test_verify_with_a_batching_engine_sends_at_most_concurrency_per_batch(tmp_path):
+    """`--backend vllm`: the requests in flight go to the engine together, at most --concurrency at once."""
+    from nlopt_milp.data.synth.verify import VerifyOptions, verify
+    from nlopt_milp.formulate.llm import Backend, BatchingBackend, Completion
+
+    recs, golds = _verify_records(tmp_path, 8)
+
+    class Engine(Backend):
+        model = "engine"
+        batches: list[int] = []
+
+        def complete(self, req):
+            return self.complete_batch([req])[0]
+
+        def complete_batch(self, reqs):
+            self.batches.append(len(reqs))
+            return [Completion(texts=[golds[re.search(r"Case ([a-j]+)\.", r.messages[-1]["content"]).group(1)]],
+                               model=self.model) for r in reqs]
+
+    engine = Engine()
+    run = asyncio.run(verify(recs, BatchingBackend(engine, window=0.2), tmp_path / "v.jsonl",
+                             VerifyOptions(mode="single", max_repairs=0, concurrency=3, solve_workers=1)))
+    assert (run.written, run.errors) == (8, [])
+    assert sum(engine.batches) == 8 and max(engine.batches) == 3

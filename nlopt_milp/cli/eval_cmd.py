@@ -85,7 +85,7 @@ def run_cmd(
     force: bool = typer.Option(False, "--force", help="With --resume: continue a log whose header names another "
                                                       "benchmark version, model, backend, prompts or scoring."),
     json_output: bool = typer.Option(False, "--json", help="Last line of stdout: the summary as JSON."),
-    concurrency: int = typer.Option(32, min=1, help="Problems in flight at once."),
+    concurrency: int = typer.Option(32, min=1, help="Requests in flight at once (solving goes on outside the limit)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N problems."),
     ids: Optional[str] = typer.Option(None, help="Comma-separated problem ids (the dataset's or stable ids)."),
     backend: BackendName = typer.Option(BackendName.openai, help="openai (any OpenAI-compatible server) or vllm (in-process)."),

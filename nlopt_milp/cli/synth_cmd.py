@@ -153,6 +153,7 @@ from .llm_cmds import BackendName, ModeName  # noqa: E402 - light: typer only
 
 BACKEND_HELP = "openai (any OpenAI-compatible server) or vllm (in-process, batched)."
 URL_HELP = "Server URL; repeat to spread requests over several servers."
+CONCURRENCY_HELP = "Requests in flight at once, over all --base-url servers (instances in progress: up to twice that)."
 
 
 def backtranslate_stage(instances: Path, out: Path, backend: str, base_url: list[str] | None, model, cache, timeout,
@@ -214,7 +215,7 @@ def backtranslate_cmd(
     instances: Path = typer.Argument(..., help="JSONL from `nlopt synth generate`."),
     out: Path = typer.Option(..., "--out", "-o", help="JSONL of texts (appended)."),
     refine: int = typer.Option(1, "--refine", min=0, max=20, help="Critique-and-rewrite rounds."),
-    concurrency: int = typer.Option(64, min=1, max=4096, help="Instances in flight at once."),
+    concurrency: int = typer.Option(64, min=1, max=4096, help=CONCURRENCY_HELP),
     backend: BackendName = typer.Option(BackendName.openai, help=BACKEND_HELP),
     base_url: Optional[list[str]] = typer.Option(None, "--base-url", envvar="NLOPT_BASE_URL", help=URL_HELP),
     model: Optional[str] = typer.Option(None, envvar="NLOPT_MODEL", help="Model (default: first listed)."),
@@ -336,7 +337,7 @@ def verify_cmd(
     mode: ModeName = typer.Option(ModeName.staged, help="staged (three requests) or single (one request)."),
     samples: int = typer.Option(1, "--samples", "-k", min=1, max=64, help="Forward formulations per text."),
     max_repairs: int = typer.Option(3, min=0, max=20, help="Self-correction rounds per sample."),
-    concurrency: int = typer.Option(64, min=1, max=4096, help="Texts in flight at once."),
+    concurrency: int = typer.Option(64, min=1, max=4096, help=CONCURRENCY_HELP),
     tolerance: float = typer.Option(1e-6, min=0.0, help="Accept when |Δ| / (|optimum| + 1) is below this."),
     target: str = typer.Option("gold", help="Assistant turn of train rows: gold (the instance) or forward."),
     decontaminate: Optional[list[Path]] = typer.Option(None, "--decontaminate", help="Benchmark file or folder "
@@ -379,7 +380,7 @@ def run_cmd(
     target: str = typer.Option("gold", help="gold or forward."),
     decontaminate: Optional[list[Path]] = typer.Option(None, "--decontaminate", help="Benchmark file or folder."),
     no_decontaminate: bool = typer.Option(False, "--no-decontaminate", help="Skip the 13-gram check."),
-    concurrency: int = typer.Option(64, min=1, max=4096, help="Requests in flight."),
+    concurrency: int = typer.Option(64, min=1, max=4096, help=CONCURRENCY_HELP),
     workers: int = typer.Option(2, min=1, max=256, help="Generator / solver processes."),
     backend: BackendName = typer.Option(BackendName.openai, help=BACKEND_HELP),
     base_url: Optional[list[str]] = typer.Option(None, "--base-url", envvar="NLOPT_BASE_URL", help=URL_HELP),

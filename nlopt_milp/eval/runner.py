@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import platform
 import re
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .. import __version__
+from ..formulate.backends.throttle import Throttled
 from ..formulate.llm import BackendUnavailable
 from ..formulate.pipeline import Outcome, Pipeline
 from ..formulate.prompts import PROMPT_VERSION
+from ..solve.pool import solver_pool
 from ..core.files import write_new_output
 from .datasets import LoadedBenchmark, Sample
 from .log import LOG_FORMAT, EvalLog, LogError, LogWriteError, open_log
@@ -48,25 +49,6 @@ class EvalOptions:
     threads: int | None = None
     max_terms: int | None = None  # validation's and the build's size limit (None: core.size default)
     solve_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
-
-
-class _Throttled:
-    """At most `limit` requests in flight; solving and logging go on outside the limit."""
-
-    def __init__(self, backend, limit: int):
-        self.backend = backend
-        self.gate = asyncio.Semaphore(max(1, limit))
-
-    @property
-    def model(self) -> str:
-        return self.backend.model
-
-    async def acomplete(self, req):
-        async with self.gate:
-            return await self.backend.acomplete(req)
-
-    def complete(self, req):
-        return self.backend.complete(req)
 
 
 @dataclass(frozen=True)
@@ -191,8 +173,8 @@ async def run_eval(
             trace_dir.mkdir(parents=True, exist_ok=True)
         own_pool = executor is None
         if own_pool:
-            executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
-        pipeline = Pipeline(_Throttled(backend, options.concurrency), mode=options.mode, samples=options.samples,
+            executor = solver_pool(options.solve_workers)
+        pipeline = Pipeline(Throttled(backend, options.concurrency), mode=options.mode, samples=options.samples,
                             max_repairs=options.max_repairs, temperature=options.temperature,
                             max_tokens=options.max_tokens, seed=options.seed,
                             solve=WorkerSolve(options.time_limit, options.solver, options.mip_gap, options.threads,

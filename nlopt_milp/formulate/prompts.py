@@ -384,16 +384,20 @@ def bank() -> list[dict]:
 EXAMPLES_SHOWN = 2
 
 
-def pick_examples(problem: str, k: int = EXAMPLES_SHOWN) -> list[dict]:
-    """The k bank examples closest to the problem by shared words (ties: bank order)."""
-    words = set(re.findall(r"[a-z]+", problem.lower()))
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
 
-    def score(ex):
-        other = set(re.findall(r"[a-z]+", ex["problem"].lower()))
-        return len(words & other) / max(1, len(words | other))
 
-    ranked = sorted(range(len(bank())), key=lambda i: -score(bank()[i]))
-    return [bank()[i] for i in sorted(ranked[:k])]
+@cache
+def _bank_words() -> list[set[str]]:
+    return [_words(ex["problem"]) for ex in bank()]
+
+
+def _picked(problem: str, k: int) -> list[int]:
+    """The k bank examples closest to the problem by shared words (ties: bank order), in bank order."""
+    words = _words(problem)
+    score = [len(words & other) / max(1, len(words | other)) for other in _bank_words()]
+    return sorted(sorted(range(len(score)), key=lambda i: -score[i])[:k])
 
 
 # Examples are written with the separators vLLM's default engine (xgrammar) forces once free
@@ -457,11 +461,17 @@ def _role(sentence: str, f: dict) -> str:
     return "data" if re.search(r"\d", sentence) else "other"
 
 
+@cache
+def _bank_answer(i: int, stage: str) -> str:
+    """Bank example i's answer of a stage, rendered once per process (every request shows two)."""
+    return _dump(stage_answers(bank()[i])[stage])
+
+
 def examples_block(problem: str, stage: str) -> str:
     """The examples shown with a stage's request: problem text and that stage's answer."""
     parts = []
-    for k, ex in enumerate(pick_examples(problem), 1):
-        parts.append(f"Example {k} problem:\n{ex['problem']}\n\nExample {k} answer:\n{_dump(stage_answers(ex)[stage])}")
+    for k, i in enumerate(_picked(problem, EXAMPLES_SHOWN), 1):
+        parts.append(f"Example {k} problem:\n{bank()[i]['problem']}\n\nExample {k} answer:\n{_bank_answer(i, stage)}")
     return "\n\n".join(parts)
 
 

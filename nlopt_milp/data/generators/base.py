@@ -29,6 +29,7 @@ class Builder:
         self.variables: list[dict] = []
         self.constraints: list[dict] = []
         self.objective: dict | None = None
+        self.unused: list[dict] = []
 
     def set(self, name: str, elements: list, description: str) -> list:
         self.sets.append({"name": name, "elements": list(elements), "description": description})
@@ -41,6 +42,10 @@ class Builder:
             lower: float | str | None = 0, upper: float | str | None = None) -> None:
         self.variables.append({"name": name, "index": list(index), "domain": domain, "lower": lower,
                                "upper": upper, "description": description})
+
+    def unused_number(self, value: float, reason: str) -> None:
+        """A number the text states that the model deliberately does not use (the audit accepts it)."""
+        self.unused.append({"value": str(int(value)) if float(value).is_integer() else repr(value), "reason": reason})
 
     def minimize(self, expr: str, description: str) -> None:
         self.objective = {"sense": "minimize", "expr": expr, "description": description}
@@ -60,7 +65,7 @@ class Builder:
         """The validated formulation (a generator bug raises FormulationError here, never later)."""
         return load_valid({"version": "1", "name": self.name, "sets": self.sets, "parameters": self.parameters,
                            "variables": self.variables, "objective": self.objective,
-                           "constraints": self.constraints}, source=self.name)
+                           "constraints": self.constraints, "unused_numbers": self.unused}, source=self.name)
 
 
 def size(complexity: int, at1: int, at5: int) -> int:

@@ -54,11 +54,16 @@ def _flatten(v) -> list[float]:
 
 
 def data_values(formulation: dict) -> list[float]:
-    """The numbers a text must state: parameter values and numeric constraint slots, except 0 and 1
-    (usually said in words: "none", "exactly one")."""
+    """The numbers a text must state: parameter values, numeric constraint slots and the numbers the formulation
+    lists as stated but unused, except 0 and 1 (usually said in words: "none", "exactly one")."""
     vals: list[float] = []
     for p in formulation.get("parameters", []):
         vals += _flatten(p.get("value"))
+    for u in formulation.get("unused_numbers", []):
+        try:
+            vals.append(float(u.get("value")))
+        except (TypeError, ValueError):
+            pass
     for c in formulation.get("constraints", []):
         for v in (c.get("slots") or {}).values():
             if isinstance(v, str):
@@ -238,16 +243,18 @@ def load_instances(path: Path) -> list[dict]:
 
 async def backtranslate(instances: list[dict], backend, out: Path, options: BTOptions, resume: bool = False,
                         on_record: Callable[[dict], None] | None = None) -> BTSummary:
-    from .llm import bounded
+    """Write every instance not yet in `out`, each as it finishes; at most `options.concurrency` requests
+    in flight, the instances in progress (at most `backlog(concurrency)`) audited outside that limit."""
+    from ...formulate.backends.throttle import Throttled, backlog, bounded
 
     t0 = time.perf_counter()
     writer, done = open_output(out, resume)
     finished = {str(r.get("id")) for r in done}
     todo = [r for r in instances if str(r["id"]) not in finished]
     s = BTSummary(already=len(finished & {str(r["id"]) for r in instances}))
-    bt = BackTranslator(backend, options)
+    bt = BackTranslator(Throttled(backend, options.concurrency), options)
     try:
-        async for res in bounded(todo, bt.translate, options.concurrency):
+        async for res in bounded(todo, bt.translate, backlog(options.concurrency)):
             if res.record is None:
                 s.errors.append(res.error)
                 continue

@@ -1,13 +1,8 @@
-"""LLM plumbing shared by the stages: several servers, bounded concurrency."""
+"""Several servers behind one backend (the limits on concurrency are in `formulate.backends.throttle`)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class RoundRobin:
@@ -34,30 +29,3 @@ class RoundRobin:
             close = getattr(b, "close", None)
             if close is not None:
                 close()
-
-
-async def bounded(items: Iterable[T], fn: Callable[[T], Awaitable[R]], concurrency: int) -> AsyncIterator[R]:
-    """Results of fn over items, as they finish, with at most `concurrency` running (items read lazily)."""
-    it = iter(items)
-    running: set[asyncio.Task] = set()
-
-    def fill() -> None:
-        while len(running) < max(1, concurrency):
-            try:
-                item = next(it)
-            except StopIteration:
-                return
-            running.add(asyncio.ensure_future(fn(item)))
-
-    fill()
-    try:
-        while running:
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                running.discard(task)
-            fill()
-            for task in done:
-                yield task.result()
-    finally:
-        for task in running:
-            task.cancel()

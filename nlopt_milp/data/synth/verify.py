@@ -9,11 +9,9 @@ or domains. Texts that share a 13-gram with a benchmark problem are dropped firs
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -136,8 +134,12 @@ class VerifyRun:
 
 async def verify(records: list[dict], backend, log: Path, options: VerifyOptions, resume: bool = False,
                  index=None, on_record: Callable[[dict], None] | None = None, executor=None) -> VerifyRun:
-    """Verify every record not yet in `log`; append each result as it finishes."""
-    from .llm import bounded
+    """Verify every record not yet in `log`; append each result as it finishes.
+
+    At most `options.concurrency` requests are in flight; the texts in progress (at most `backlog(concurrency)`)
+    are checked and solved outside that limit."""
+    from ...formulate.backends.throttle import Throttled, backlog, bounded
+    from ...solve.pool import solver_pool
 
     t0 = time.perf_counter()
     writer, done = open_output(log, resume)
@@ -145,11 +147,11 @@ async def verify(records: list[dict], backend, log: Path, options: VerifyOptions
     todo = [r for r in records if str(r["id"]) not in finished]
     own = executor is None
     if own:
-        executor = ProcessPoolExecutor(options.solve_workers, mp_context=multiprocessing.get_context("spawn"))
+        executor = solver_pool(options.solve_workers)
     run = VerifyRun()
     try:
-        v = Verifier(backend, options, executor, index)
-        async for rec, error in bounded(todo, v.verify, options.concurrency):
+        v = Verifier(Throttled(backend, options.concurrency), options, executor, index)
+        async for rec, error in bounded(todo, v.verify, backlog(options.concurrency)):
             if rec is None:
                 run.errors.append(error)
                 continue

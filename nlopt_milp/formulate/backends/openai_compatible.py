@@ -371,6 +371,9 @@ class OpenAIBackend(Backend):
             http = httpx.AsyncClient(
                 transport=_ErrorBodyCap(httpx.AsyncHTTPTransport(verify=_ssl_context())),
                 timeout=httpx.Timeout(self.timeout + 5),  # our asyncio.timeout fires first
+                # No cap of the client's own: callers limit the requests in flight (`throttle.Throttled`);
+                # idle connections are kept for the next request, not closed and opened again.
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
                 event_hooks={"request": [self._note_request]},
             )
             client = _openai().AsyncOpenAI(
