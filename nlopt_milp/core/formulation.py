@@ -50,7 +50,9 @@ Name = Annotated[ConstraintName, AfterValidator(_not_reserved)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: a class's validator is built on first use, not at import (~30 ms of `nlopt`'s start-up:
+    # validating a Formulation builds the nested models' schemas once, inside its own)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Set(_Model):
