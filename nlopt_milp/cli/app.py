@@ -39,23 +39,35 @@ from .inputs import InputError, Record, iter_records
 LAZY_GROUPS = {"eval": (".eval_cmd", "eval_app"), "synth": (".synth_cmd", "synth_app")}
 
 
-class _RootGroup(TyperGroup):
-    """The `nlopt` group, with the LAZY_GROUPS loaded on first lookup."""
+class _Commands(dict):
+    """The root's name -> command mapping; each of LAZY_GROUPS is built on its first lookup
+    (its name is there from the start: the listing keeps its order, "Did you mean 'eval'?" works)."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        for name in LAZY_GROUPS:  # a placeholder keeps the listing order and "Did you mean 'eval'?"
-            self.commands.setdefault(name, None)
-
-    def get_command(self, ctx, cmd_name: str):
-        if cmd_name in LAZY_GROUPS and self.commands.get(cmd_name) is None:
+    def __getitem__(self, name):
+        cmd = super().__getitem__(name)
+        if cmd is None:
             import importlib
 
-            module, attr = LAZY_GROUPS[cmd_name]
-            group = typer.main.get_group(getattr(importlib.import_module(module, __package__), attr))
-            group.name = cmd_name
-            self.commands[cmd_name] = group
-        return super().get_command(ctx, cmd_name)
+            module, attr = LAZY_GROUPS[name]
+            cmd = typer.main.get_group(getattr(importlib.import_module(module, __package__), attr))
+            cmd.name = name
+            self[name] = cmd
+        return cmd
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def values(self):
+        return [self[name] for name in self]
+
+    def items(self):
+        return [(name, self[name]) for name in self]
+
+
+class _RootGroup(TyperGroup):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.commands = _Commands(self.commands, **dict.fromkeys(LAZY_GROUPS))
 
 
 app = typer.Typer(
