@@ -50,9 +50,7 @@ Name = Annotated[ConstraintName, AfterValidator(_not_reserved)]
 
 
 class _Model(BaseModel):
-    # defer_build: a class's validator is built on first use, not at import (~30 ms of `nlopt`'s start-up:
-    # validating a Formulation builds the nested models' schemas once, inside its own)
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class Set(_Model):
