@@ -5,15 +5,15 @@ Each round runs, one after the other (so load on a shared machine hits all alike
 * ``bare highspy``: `python -c` importing highspy and numpy, building examples/production_mix.json's
   LP by hand (arrays below, derived from that file) -> `passModel` -> `run` -> print the solution;
 * ``nlopt solve``: `nlopt solve -f examples/production_mix.json`, through the console script
-  installed beside this Python (`<sys.prefix>/bin/nlopt`; PYTHONPATH points it at this checkout,
-  whatever checkout the package was installed from); without one, `python -c` running what that
-  script runs. Not `python -m nlopt_milp`: exiting from there skips much of the interpreter's
-  shutdown work that the console script pays, so it would flatter a regression there. Not a pyenv
-  shim either (its bash costs ~0.1 s);
+  installed beside this Python (what users run; PYTHONPATH points it at this checkout, whatever
+  checkout the package was installed from; `python -m nlopt_milp` costs the same); without one,
+  `python -c` running what that script runs. Not through a pyenv shim (its bash costs ~0.1 s);
 * ``nlopt --help``: the same with `--help`;
 * ``python -c pass``: the interpreter alone (site, .pth files).
 
-Medians are printed, with the ratio nlopt solve / bare highspy (issue 11's target: within 2x).
+Medians are printed, wall time and CPU time (user + system of all threads: in every process that
+imports numpy, its BLAS threads use ~0.1 s of CPU beside the main thread, measured against
+OPENBLAS_NUM_THREADS=1), with the ratio nlopt solve / bare highspy (issue 11's target: within 2x).
 Then `python -X importtime` of the solve, the top modules by cumulative import time, so that a
 regression shows where it is.
 
@@ -75,15 +75,16 @@ def env() -> dict:
     return e
 
 
-def run_once(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds: user + system) of one run of `cmd`."""
+def run_once(name: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one run of the case `name`."""
+    cmd = CASES[name]
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=ROOT)
     dt = time.perf_counter() - t
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
-        sys.exit(f"{cmd[2:]} exited {p.returncode}:\n{p.stderr.decode(errors='replace')}")
+        sys.exit(f"{name} exited {p.returncode}:\n{p.stderr.decode(errors='replace')}")
     return dt, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
@@ -110,20 +111,19 @@ def main() -> None:
 
     wall: dict[str, list[float]] = {k: [] for k in CASES}
     cpu: dict[str, list[float]] = {k: [] for k in CASES}
-    for cmd in CASES.values():  # warm the file cache, write bytecode; not counted
-        run_once(cmd)
+    for name in CASES:  # warm the file cache, write bytecode; not counted
+        run_once(name)
     for i in range(args.runs):
         names = list(CASES) if i % 2 == 0 else list(reversed(CASES))  # alternate the order
         for name in names:
-            w, c = run_once(CASES[name])
+            w, c = run_once(name)
             wall[name].append(w)
             cpu[name].append(c)
 
     med = {k: statistics.median(v) for k, v in wall.items()}
     mcpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"nlopt: {SCRIPT if SCRIPT.is_file() else 'python -c (no console script beside Python)'}")
-    print(f"{args.runs} runs each, {sys.executable}; medians in seconds, wall (min-max) and CPU (user + system;")
-    print("less disturbed than wall time by other processes on the machine):")
+    print(f"{args.runs} runs each, {sys.executable}; medians in seconds, wall (min-max) and CPU (user + system):")
     for name, v in wall.items():
         print(f"  {name:15s} wall {med[name]:.3f} ({min(v):.3f}-{max(v):.3f})  cpu {mcpu[name]:.3f}")
     for label, m in (("wall", med), ("cpu", mcpu)):
