@@ -633,7 +633,8 @@ def main() -> None:
         # Interpreter shutdown runs the cyclic garbage collector over every object, several times
         # (~25 ms with the classes of typer, rich, pydantic and numpy); frozen objects are skipped.
         # atexit handlers (weakref.finalize among them) and the flushing of sys.stdout/stderr still
-        # run; only objects held in reference cycles are not finalized at exit (our files use `with`).
+        # run; only objects held in reference cycles are not finalized at exit (our writers close
+        # their files or flush every line).
         gc.freeze()
 
 
