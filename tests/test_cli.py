@@ -143,7 +143,8 @@ def test_help_does_not_import_heavy_modules():
         "from nlopt_milp.cli.app import app\n"
         "runner = CliRunner()\n"
         "for args in (['--help'], ['solve', '--help'], ['check', '--help'], ['emit', '--help'],\n"
-        "             ['schema', '--help'], ['data', '--help'], ['data', 'import-nl4opt', '--help']):\n"
+        "             ['schema', '--help'], ['data', '--help'], ['data', 'import-nl4opt', '--help'],\n"
+        "             ['eval', '--help'], ['synth', '--help']):\n"
         "    r = runner.invoke(app, args)\n"
         "    assert r.exit_code == 0, (args, r.output)\n"
         f"heavy = {HEAVY!r}\n"
@@ -154,6 +155,39 @@ def test_help_does_not_import_heavy_modules():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]", f"heavy modules imported by --help: {proc.stdout}"
+
+
+def test_solve_imports_only_what_it_needs(tmp_path):
+    # the command groups loaded on demand (app.LAZY_GROUPS) and the other solvers stay out of a solve
+    path = write(tmp_path, "lp.json", LP)
+    unneeded = tuple(m for m in HEAVY if m != "highspy") + ("scipy", "matplotlib")
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from nlopt_milp.cli.app import app\n"
+        f"r = CliRunner().invoke(app, ['solve', '-f', {str(path)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'highspy' in sys.modules\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {unneeded!r}\n"
+        "             or m.startswith(('nlopt_milp.cli.eval_cmd', 'nlopt_milp.cli.synth_cmd', 'nlopt_milp.eval',\n"
+        "                              'nlopt_milp.data', 'nlopt_milp.formulate'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", f"imported by solve: {proc.stdout}"
+
+
+def test_lazy_command_groups_are_listed_and_suggested():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    names = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 1]
+    assert names.index("data") < names.index("eval") < names.index("synth"), names
+    proc = run_cli("evl")
+    assert proc.returncode == 2
+    assert "Did you mean 'eval'?" in proc.stderr, proc.stderr
+    proc = run_cli("synth", "families", "--help")
+    assert proc.returncode == 0 and "Usage: nlopt synth families" in proc.stdout, proc.stdout
 
 
 def test_help_documents_commands_and_exit_codes():

@@ -12,9 +12,10 @@ Heavy modules (pyomo, highspy, ortools, datasets, httpx, ...) are imported insid
 command functions only, so `nlopt --help` stays fast; a test guards this.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads every command's annotations at each
+# start, and as strings it would compile and evaluate them, twice per command.
 import enum
+import gc
 import itertools
 import json
 import os
@@ -23,19 +24,55 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
 from . import render
 from . import llm_cmds as L
-from .eval_cmd import eval_app
-from .synth_cmd import synth_app
 from .exit_codes import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_IO, EXIT_OK, EXIT_SOLVER
 from ..core.size import DEFAULT_MAX_TERMS
 from ..core.text import safe_text
 from .inputs import InputError, Record, iter_records
 
+# Command groups imported (and their commands built) only when named, or listed by --help:
+# `nlopt solve` does not pay for them. name -> (module, its typer.Typer).
+LAZY_GROUPS = {"eval": (".eval_cmd", "eval_app"), "synth": (".synth_cmd", "synth_app")}
+
+
+class _Commands(dict):
+    """The root's name -> command mapping; each of LAZY_GROUPS is built on its first lookup
+    (its name is there from the start: the listing keeps its order, "Did you mean 'eval'?" works)."""
+
+    def __getitem__(self, name):
+        cmd = super().__getitem__(name)
+        if cmd is None:
+            import importlib
+
+            module, attr = LAZY_GROUPS[name]
+            cmd = typer.main.get_group(getattr(importlib.import_module(module, __package__), attr))
+            cmd.name = name
+            self[name] = cmd
+        return cmd
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def values(self):
+        return [self[name] for name in self]
+
+    def items(self):
+        return [(name, self[name]) for name in self]
+
+
+class _RootGroup(TyperGroup):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.commands = _Commands(self.commands, **dict.fromkeys(LAZY_GROUPS))
+
+
 app = typer.Typer(
     name="nlopt",
+    cls=_RootGroup,
     help=(
         "Turn optimization problems into MILP models, solve them with HiGHS or OR-Tools, "
         "and explain the answer.\n\n"
@@ -56,8 +93,6 @@ data_app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(data_app, name="data")
-app.add_typer(eval_app, name="eval")
-app.add_typer(synth_app, name="synth")
 
 
 class SolverName(str, enum.Enum):
@@ -578,6 +613,10 @@ app.command("doctor", help="Same as [bold]nlopt backends[/bold].", hidden=True)(
 
 def main() -> None:
     """Console-script entry point (`nlopt`)."""
+    # Pydantic looks for plugins by reading the entry points of every installed distribution when it
+    # builds its first validator (5-15 ms with ~160 distributions); a command line has no use for them.
+    # Set before any model is built; a value the user set wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app(prog_name="nlopt")
     except KeyboardInterrupt:
@@ -590,6 +629,13 @@ def main() -> None:
         except OSError:
             pass
         sys.exit(0)
+    finally:
+        # Interpreter shutdown runs the cyclic garbage collector over every object, several times
+        # (~25 ms with the classes of typer, rich, pydantic and numpy); frozen objects are skipped.
+        # atexit handlers (weakref.finalize among them) and the flushing of sys.stdout/stderr still
+        # run; only objects held in reference cycles are not finalized at exit (our writers close
+        # their files or flush every line).
+        gc.freeze()
 
 
 if __name__ == "__main__":
