@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         hs = med.get("highspy")
         for a, m in med.items():
             t = m["times"]
-            ratio = lambda k: f"{t[k] / hs['times'][k]:>6.2f}" if hs and k in t and k in hs["times"] else f"{'':>6}"  # noqa: E731
+            ratio = lambda k: f"{t[k] / hs['times'][k]:>7.2f}" if hs and k in t and k in hs["times"] else f"{'':>7}"  # noqa: E731
             rr = f"{m['rss'] / hs['rss']:>6.2f}" if hs and hs["rss"] > 0 else f"{'':>6}"
             solve_s = f"{t['solve']:>8.3f}" if "solve" in t else f"{'-':>8}"
             phases = ""
